@@ -1,0 +1,575 @@
+"""The asyncio Pusher client: connection state machine, heartbeat, reconnect, subscriptions.
+
+Everything runs as tasks on the caller's running loop (in a notebook, the kernel's own), so
+handlers are called on that loop and the notebook stays responsive between events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import random
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+
+from . import __version__
+from .auth import HttpAuthorizer, LocalAuthorizer, call_authorizer, user_signin
+from .channels import Channel, EncryptedChannel, EventEmitter, PresenceChannel, channel_class
+from .connection import ConnectionSettings
+from .crypto import decode_master_key, decode_shared_secret
+from .errors import (
+    AuthError,
+    ConfigurationError,
+    ConnectionRefused,
+    NotConnected,
+    SubscriptionError,
+)
+from .incoming import IncomingDispatcher
+from .protocol import (
+    DEFAULT_ACTIVITY_TIMEOUT,
+    MAX_EVENT_DATA_BYTES,
+    PONG_TIMEOUT,
+    CloseAction,
+    Event,
+    channel_kind,
+    close_action,
+    encode_frame,
+    validate_channel_name,
+)
+from .rest import RestClient
+
+log = logging.getLogger("pusher_nb")
+
+
+class State(enum.StrEnum):
+    """The connection states, with pusher-js's names."""
+
+    INITIALIZED = "initialized"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+    DISCONNECTED = "disconnected"
+
+
+class ClientStats:
+    """Counters a status view shows; nothing here is secret."""
+
+    __slots__ = ("events_received", "reconnects", "last_error", "connection_epoch", "connected_at")
+
+    def __init__(self) -> None:
+        self.events_received = 0
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.connection_epoch = 0
+        self.connected_at: float | None = None
+
+
+class Client:
+    """A Pusher Channels connection; ``async with Client(...) as client`` connects and closes."""
+
+    def __init__(
+        self,
+        key: str,
+        cluster: str | None = "mt1",
+        host: str | None = None,
+        port: int | None = None,
+        tls: bool | None = None,
+        app_id: str | None = None,
+        secret: str | None = None,
+        auth_endpoint: str | None = None,
+        auth_headers: Mapping[str, str] | None = None,
+        authorizer: Any = None,
+        encryption_master_key_base64: str | None = None,
+        user_data: Mapping[str, Any] | None = None,
+        *,
+        activity_timeout: float = DEFAULT_ACTIVITY_TIMEOUT,
+        pong_timeout: float = PONG_TIMEOUT,
+        connect_timeout: float = 15.0,
+        subscribe_timeout: float = 15.0,
+        max_backoff: float = 30.0,
+        max_event_data_bytes: int = MAX_EVENT_DATA_BYTES,
+    ) -> None:
+        if not key or not isinstance(key, str):
+            raise ConfigurationError("an app key is required")
+        self.settings = ConnectionSettings.build(key, cluster, host, port, tls)
+        self.key = key
+        self.app_id = None if app_id is None else str(app_id)
+        self._secret = secret
+        self._master_key = (
+            None
+            if encryption_master_key_base64 is None
+            else decode_master_key(encryption_master_key_base64)
+        )
+        self.user_data = dict(user_data) if user_data is not None else None
+        if self.user_data is not None and self.user_data.get("user_id") in (None, ""):
+            raise ConfigurationError("user_data needs a non-empty user_id")
+        self._authorizer = self._choose_authorizer(authorizer, auth_endpoint, auth_headers)
+        self.activity_timeout = activity_timeout
+        self.pong_timeout = pong_timeout
+        self.connect_timeout = connect_timeout
+        self.subscribe_timeout = subscribe_timeout
+        self.max_backoff = max_backoff
+        self.max_event_data_bytes = max_event_data_bytes
+
+        self.state = State.INITIALIZED
+        self.socket_id: str | None = None
+        self.user: dict | None = None
+        self.stats = ClientStats()
+        self.connection = EventEmitter(self._report_handler_error)
+        self._events = EventEmitter(self._report_handler_error)
+        self._channels: dict[str, Channel] = {}
+        self._dispatcher = IncomingDispatcher(self)
+        self._ws: Any = None
+        self._runner: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._connected_event: asyncio.Event | None = None
+        self._closing = False
+        self._last_received = 0.0
+        self._rest: RestClient | None = None
+        self._signin_future: asyncio.Future | None = None
+        self._server_activity_timeout: float | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:
+        """A client configured from PUSHER_* environment variables."""
+        env = os.environ if environ is None else environ
+        if not env.get("PUSHER_KEY"):
+            raise ConfigurationError("PUSHER_KEY is not set in the environment")
+        settings: dict[str, Any] = {
+            "key": env["PUSHER_KEY"],
+            "app_id": env.get("PUSHER_APP_ID"),
+            "secret": env.get("PUSHER_SECRET"),
+            "cluster": env.get("PUSHER_CLUSTER") or "mt1",
+            "host": env.get("PUSHER_HOST"),
+            "encryption_master_key_base64": env.get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"),
+        }
+        if env.get("PUSHER_PORT"):
+            settings["port"] = int(env["PUSHER_PORT"])
+        if env.get("PUSHER_TLS"):
+            settings["tls"] = env["PUSHER_TLS"].lower() in ("1", "true", "yes")
+        settings.update(overrides)
+        return cls(**settings)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Client {self.server_url} key={self.key!r} state={self.state.value} "
+            f"socket_id={self.socket_id!r} channels={sorted(self._channels)}>"
+        )
+
+    @property
+    def server_url(self) -> str:
+        """Where the socket goes (no secrets in it)."""
+        return self.settings.ws_url(self.key)
+
+    @property
+    def subscriptions(self) -> dict[str, Channel]:
+        """The channels this client has subscribed to (or is subscribing to), by name."""
+        return dict(self._channels)
+
+    def channel(self, name: str) -> Channel | None:
+        return self._channels.get(name)
+
+    # -- binding (events from every channel) --
+
+    def bind(self, event_name: str, handler: Any) -> Any:
+        """Call ``handler(event)`` for every event called ``event_name`` on any channel."""
+        return self._events.bind(event_name, handler)
+
+    def unbind(self, event_name: str | None = None, handler: Any = None) -> None:
+        self._events.unbind(event_name, handler)
+
+    def bind_global(self, handler: Any) -> Any:
+        """Call ``handler(event)`` for every event on every channel."""
+        return self._events.bind_global(handler)
+
+    def unbind_global(self, handler: Any = None) -> None:
+        self._events.unbind_global(handler)
+
+    # -- lifecycle --
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def connect(self) -> Client:
+        """Connect (and keep reconnecting in the background); returns once connected."""
+        if self._runner is None or self._runner.done():
+            self._closing = False
+            self._connected_event = asyncio.Event()
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(), name=f"pusher_nb connection {self.settings.host}"
+            )
+        waiter = asyncio.ensure_future(self._connected_event.wait())
+        try:
+            await asyncio.wait({waiter, self._runner}, timeout=self.connect_timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self.state is State.CONNECTED:
+            return self
+        if self._runner.done() and not self._runner.cancelled() and self._runner.exception():
+            raise self._runner.exception()
+        error = self.stats.last_error or "no answer"
+        await self.close()
+        raise NotConnected(
+            f"could not connect to {self.server_url} within {self.connect_timeout} s: {error}"
+        )
+
+    async def close(self) -> None:
+        """Close the socket and stop reconnecting; channels stay bound for a later connect()."""
+        self._closing = True
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "client closed")
+        runner = self._runner
+        if runner is not None and not runner.done():
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._rest is not None:
+            await self._rest.close()
+            self._rest = None
+        if self.state not in (State.FAILED, State.INITIALIZED):
+            self._set_state(State.DISCONNECTED)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closing:
+            self._set_state(State.CONNECTING)
+            started = time.monotonic()
+            try:
+                async with ws_connect(
+                    self.server_url,
+                    open_timeout=self.connect_timeout,
+                    ping_interval=None,
+                    compression=None,
+                    max_size=2**22,
+                    close_timeout=2,
+                    user_agent_header=f"pusher_nb/{__version__}",
+                ) as ws:
+                    self._ws = ws
+                    code, reason = await self._session(ws)
+            except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+                self._note_error(f"cannot reach {self.settings.host}:{self.settings.port}: {exc!r}")
+                self._set_state(State.UNAVAILABLE)
+                attempt += 1
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            finally:
+                self._ws = None
+                self._on_disconnected()
+            if self._closing:
+                return
+            action = close_action(code)
+            log.debug("socket closed with %s %r: %s", code, reason, action.value)
+            lasted = time.monotonic() - started
+            attempt = 1 if lasted > 5 else attempt + 1
+            if action is CloseAction.STOP:
+                self._note_error(f"server refused the connection ({code}): {reason}")
+                self._set_state(State.FAILED)
+                raise ConnectionRefused(code, reason)
+            if action is CloseAction.REPORT:
+                self._note_error(f"server closed the connection ({code}): {reason}")
+                self._set_state(State.DISCONNECTED)
+                return
+            if action is CloseAction.RECONNECT_TLS:
+                self.settings = self.settings.with_tls()
+                delay = 0.0
+            elif action is CloseAction.RECONNECT_NOW:
+                delay = 0.0 if lasted > 1 else self._backoff(attempt)
+            elif action is CloseAction.BACKOFF:
+                delay = max(1.0, self._backoff(attempt))
+            else:
+                delay = self._backoff(attempt)
+            self.stats.reconnects += 1
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: up to 1, 2, 4 ... seconds, capped."""
+        ceiling = min(self.max_backoff, 2 ** max(0, attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _session(self, ws: Any) -> tuple[int | None, str]:
+        """Serve one socket until it closes; returns the close code and reason."""
+        heartbeat = None
+        try:
+            async for message in ws:
+                self._last_received = time.monotonic()
+                self._dispatcher.receive(message)
+                if heartbeat is None and self.state is State.CONNECTED:
+                    heartbeat = self._spawn(self._heartbeat(ws), "heartbeat")
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+        return ws.close_code, ws.close_reason or ""
+
+    async def _heartbeat(self, ws: Any) -> None:
+        """Ping after a quiet activity_timeout; drop the socket when no answer comes in time."""
+        timeout = min(self.activity_timeout, self._server_activity_timeout or self.activity_timeout)
+        while True:
+            quiet = time.monotonic() - self._last_received
+            if quiet < timeout:
+                await asyncio.sleep(timeout - quiet)
+                continue
+            pinged_at = time.monotonic()
+            await ws.send(encode_frame("pusher:ping", {}))
+            await asyncio.sleep(self.pong_timeout)
+            if self._last_received < pinged_at:
+                self._note_error(f"no answer to a ping within {self.pong_timeout} s; reconnecting")
+                ws.transport.abort()
+                return
+
+    # -- called by the dispatcher --
+
+    def _connection_established(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("socket_id"), str):
+            self._note_error("connection_established without a socket_id")
+            return
+        self.socket_id = data["socket_id"]
+        server_timeout = data.get("activity_timeout")
+        self._server_activity_timeout = (
+            float(server_timeout) if isinstance(server_timeout, int | float) else None
+        )
+        self.stats.connection_epoch += 1
+        self.stats.connected_at = time.time()
+        self._set_state(State.CONNECTED)
+        self._connected_event.set()
+        for channel in list(self._channels.values()):
+            self._spawn(self._send_subscription(channel), f"subscribe {channel.name}")
+
+    def _on_disconnected(self) -> None:
+        self.socket_id = None
+        if self._connected_event is not None:
+            self._connected_event.clear()
+        for channel in self._channels.values():
+            channel._disconnected()
+
+    def _set_state(self, new: State) -> None:
+        previous = self.state
+        if new is previous:
+            return
+        self.state = new
+        log.debug("state %s -> %s", previous.value, new.value)
+        self.connection.emit(
+            Event("state_change", None, {"previous": previous.value, "current": new.value})
+        )
+        self.connection.emit(Event(new.value, None, None))
+
+    def _note_error(self, message: str, where: str = "connection") -> None:
+        """Record an error where a user sees it: stats, the connection's error event, the log."""
+        self.stats.last_error = message
+        log.warning("%s: %s", where, message)
+        self.connection.emit(Event("error", None, {"message": message, "where": where}))
+
+    def _report_handler_error(self, where: str, exc: BaseException) -> None:
+        log.error("%s raised %r", where, exc, exc_info=exc)
+        self.stats.last_error = f"{where}: {exc!r}"
+        if where.startswith("handler") and "'error'" in where:
+            return  # an error handler that fails must not loop
+        self.connection.emit(
+            Event("error", None, {"message": f"{exc!r}", "where": where})
+        )
+    _report_error = _report_handler_error
+
+    def _spawn(self, coro: Any, what: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=f"pusher_nb {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._report_handler_error(task.get_name(), task.exception())
+
+    def _emit_global(self, event: Event) -> None:
+        self._events.emit(event)
+
+    # -- subscriptions --
+
+    async def subscribe(self, channel_name: str) -> Channel:
+        """Subscribe and wait for the server's answer; raises SubscriptionError when refused."""
+        validate_channel_name(channel_name)
+        channel_type = channel_class(channel_kind(channel_name))
+        self._check_can_authorize(channel_name, channel_type)
+        if self.state is State.INITIALIZED:
+            raise NotConnected("connect() first (or use `async with Client(...)`)")
+        channel = self._channels.get(channel_name)
+        if channel is None:
+            channel = channel_type(channel_name, self)
+            self._channels[channel_name] = channel
+        if channel.subscribed:
+            return channel
+        future = channel._subscription_started()
+        if self.state is State.CONNECTED:
+            await self._send_subscription(channel)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.subscribe_timeout)
+        except SubscriptionError:
+            self._channels.pop(channel_name, None)
+            raise
+        except TimeoutError:
+            self._channels.pop(channel_name, None)
+            raise SubscriptionError(
+                channel_name, f"no answer from the server within {self.subscribe_timeout} s"
+            ) from None
+
+    async def unsubscribe(self, channel_name: str) -> None:
+        channel = self._channels.pop(channel_name, None)
+        if channel is None:
+            return
+        channel._disconnected()
+        if self.state is State.CONNECTED and self._ws is not None:
+            await self._send(encode_frame("pusher:unsubscribe", {"channel": channel_name}))
+
+    def _check_can_authorize(self, channel_name: str, channel_type: type[Channel]) -> None:
+        """Raise before anything is sent when a channel cannot possibly be authorized."""
+        if channel_type is Channel:
+            return
+        if self._authorizer is None:
+            raise ConfigurationError(
+                f"{channel_name!r} needs authorization: pass secret=, auth_endpoint= or "
+                "authorizer= to the Client"
+            )
+        if isinstance(self._authorizer, LocalAuthorizer):
+            if channel_type is PresenceChannel and self.user_data is None:
+                raise ConfigurationError(
+                    f"presence channel {channel_name!r} needs user_data={{'user_id': ...}}"
+                )
+            if channel_type is EncryptedChannel and self._master_key is None:
+                raise ConfigurationError(
+                    f"encrypted channel {channel_name!r} needs encryption_master_key_base64"
+                )
+
+    async def _send_subscription(self, channel: Channel) -> None:
+        socket_id = self.socket_id
+        payload: dict[str, Any] = {"channel": channel.name}
+        if channel.kind.needs_auth:
+            try:
+                answer = await self._authorize(socket_id, channel)
+            except (AuthError, ConfigurationError) as exc:
+                channel._subscription_failed(SubscriptionError(channel.name, str(exc)))
+                self._note_error(str(exc), where=f"authorizing {channel.name}")
+                return
+            if socket_id != self.socket_id:
+                return  # reconnected meanwhile; the new connection subscribes again
+            payload["auth"] = answer["auth"]
+            if "channel_data" in answer:
+                payload["channel_data"] = answer["channel_data"]
+        await self._send(encode_frame("pusher:subscribe", payload))
+
+    async def _authorize(self, socket_id: str | None, channel: Channel) -> Mapping[str, Any]:
+        answer = await call_authorizer(self._authorizer, socket_id, channel.name)
+        if isinstance(channel, EncryptedChannel):
+            channel.shared_secret = decode_shared_secret(answer["shared_secret"])
+        if isinstance(channel, PresenceChannel):
+            channel.members.my_id = _presence_user_id(answer.get("channel_data"))
+        return answer
+
+    def _choose_authorizer(self, authorizer: Any, endpoint: str | None, headers: Any) -> Any:
+        if authorizer is not None:
+            if not callable(authorizer):
+                raise ConfigurationError("authorizer must be callable(socket_id, channel_name)")
+            return authorizer
+        if endpoint is not None:
+            return HttpAuthorizer(endpoint, headers)
+        if self._secret is not None:
+            return LocalAuthorizer(self.key, self._secret, self.user_data, self._master_key)
+        return None
+
+    # -- sending --
+
+    async def _send(self, frame: str) -> None:
+        ws = self._ws
+        if ws is None or self.state is not State.CONNECTED:
+            raise NotConnected(f"not connected (state {self.state.value})")
+        await ws.send(frame)
+
+    async def _send_raw(self, frame: str) -> None:
+        """Send on the current socket whatever the state (protocol replies such as pong)."""
+        if self._ws is not None:
+            await self._ws.send(frame)
+
+    async def _send_client_event(self, channel: str, event_name: str, data: Any) -> None:
+        await self._send(encode_frame(event_name, data, channel))
+
+    async def signin(self, user_data: Mapping[str, Any] | None = None) -> dict:
+        """Sign the connection in as a user (``pusher:signin``); returns the server's user_data."""
+        if self._secret is None:
+            raise ConfigurationError("signin needs the app secret to sign user data")
+        if user_data is None:
+            if self.user_data is None:
+                raise ConfigurationError("signin needs user_data={'id': ...}")
+            user_data = {"id": str(self.user_data["user_id"])}
+            if self.user_data.get("user_info") is not None:
+                user_data["user_info"] = self.user_data["user_info"]
+        payload = user_signin(self.key, self._secret, self.socket_id or "", user_data)
+        self._signin_future = asyncio.get_running_loop().create_future()
+        await self._send(encode_frame("pusher:signin", payload))
+        self.user = await asyncio.wait_for(self._signin_future, self.subscribe_timeout)
+        return self.user
+
+    # -- REST --
+
+    @property
+    def rest(self) -> RestClient:
+        """The REST client for this app (needs app_id and secret)."""
+        if self._rest is None:
+            if not self.app_id or not self._secret:
+                raise ConfigurationError("the REST API needs app_id= and secret= on the Client")
+            self._rest = RestClient(
+                self.settings.rest_url(), self.app_id, self.key, self._secret,
+                self._master_key, self.max_event_data_bytes,
+            )
+        return self._rest
+
+    async def trigger(
+        self,
+        channels: str | Iterable[str],
+        event_name: str,
+        data: Any,
+        socket_id: str | None = None,
+        info: Iterable[str] | None = None,
+    ) -> dict:
+        """Publish through the REST API (encrypting for an encrypted channel)."""
+        return await self.rest.trigger(channels, event_name, data, socket_id, info)
+
+    async def trigger_batch(self, events: Iterable[Mapping[str, Any]]) -> dict:
+        return await self.rest.trigger_batch(events)
+
+    async def channels(
+        self, prefix: str | None = None, info: Iterable[str] | None = None
+    ) -> dict[str, dict]:
+        """Occupied channels on the server (REST), optionally only those starting with prefix."""
+        return await self.rest.channels(prefix, info)
+
+    async def channel_info(self, channel: str, info: Iterable[str] | None = None) -> dict:
+        return await self.rest.channel_info(channel, info)
+
+    async def users(self, channel: str) -> list[str]:
+        return await self.rest.users(channel)
+
+    async def terminate_connections(self, user_id: str) -> dict:
+        return await self.rest.terminate_connections(user_id)
+
+
+def _presence_user_id(channel_data: Any) -> str | None:
+    try:
+        return str(orjson.loads(channel_data)["user_id"])
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -1,0 +1,460 @@
+"""LiveFrame: events from channels -> a bounded ring of columns -> pandas DataFrames on demand.
+
+Ingesting an event only appends to Python lists (one per column, the payload flattened with a
+key layout cached per payload shape), so a LiveFrame keeps up with the socket; the DataFrame is
+built when asked for and cached until the next event. Memory stays bounded by ``max_rows``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .protocol import Event
+
+__all__ = ["LiveFrame", "META_COLUMNS", "is_internal"]
+
+logger = logging.getLogger(__name__)
+
+META_COLUMNS = ("received_at", "channel", "event", "user_id", "epoch")
+_INTERNAL_PREFIXES = ("pusher:", "pusher_internal:")
+_DATA_KEYS = ("data",)
+_MAX_PLANS = 4096
+_PROMOTE = {("int64", "float64"): "float64", ("float64", "int64"): "float64"}
+
+
+def is_internal(event_name: str) -> bool:
+    """Protocol events (``pusher:...``, ``pusher_internal:...``) are not application data."""
+    return event_name.startswith(_INTERNAL_PREFIXES)
+
+
+def _flatten_into(out: dict[str, Any], prefix: str, data: dict) -> None:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if type(value) is dict and value:
+            _flatten_into(out, name + ".", value)
+        else:
+            out[name] = value
+
+
+def _is_nested(data: dict) -> bool:
+    for value in data.values():
+        if type(value) is dict and value:
+            return True
+    return False
+
+
+def _sources(source: Any) -> list[Any]:
+    if source is None:
+        return []
+    if isinstance(source, (list, tuple, set, frozenset)):
+        return list(source)
+    return [source]
+
+
+def _client_of(sources: list[Any]) -> Any:
+    for source in sources:
+        client = getattr(source, "client", None)
+        if client is not None:
+            return client
+        if hasattr(source, "connection") and hasattr(source, "channels"):
+            return source
+    return None
+
+
+class LiveFrame:
+    """A bounded, columnar buffer of the events a channel (or channels, or a client) receives.
+
+    ``events`` selects event names (a name or several; None keeps every application event).
+    Dict payloads become columns (nested keys joined with "."); any other payload goes to a
+    ``data`` column; a payload key that clashes with a meta column is prefixed with ``data.``.
+    Columns: received_at (datetime64 UTC), channel, event, user_id, epoch (the client's
+    connection epoch at arrival, so reconnect gaps show), then the payload columns.
+    """
+
+    def __init__(
+        self,
+        source: Any = None,
+        events: str | Iterable[str] | None = None,
+        max_rows: int = 100_000,
+        flatten: bool = True,
+    ) -> None:
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self.max_rows = int(max_rows)
+        self.flatten = flatten
+        if isinstance(events, str):
+            events = (events,)
+        self.events: frozenset[str] | None = None if events is None else frozenset(events)
+        self._chunk = max(1, min(self.max_rows, 65536))
+        self._callbacks: list[Callable[[LiveFrame], Any]] = []
+        self._waiters: list[tuple[int, asyncio.Future]] = []
+        self._paused = False
+        self._closed = False
+        self.skipped = 0
+        self._sources = _sources(source)
+        self._client = _client_of(self._sources)
+        self._reset()
+        for src in self._sources:
+            src.bind_global(self.append)
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._cols: dict[str, list] = {name: [] for name in META_COLUMNS}
+        self._names: dict[str, str] = {}  # payload key (flattened) -> column name
+        self._plans: dict[tuple, tuple] = {}
+        self._dtypes: dict[str, str] = {}
+        self._len = 0
+        self.total = 0
+        self.version = 0
+        self._df: pd.DataFrame | None = None
+        cols = self._cols
+        self._meta_appends = tuple(cols[name].append for name in META_COLUMNS)
+
+    def _epoch(self) -> int:
+        client = self._client
+        if client is None:
+            return 0
+        try:
+            return client.stats.connection_epoch
+        except AttributeError:
+            return 0
+
+    def append(self, event: Event, epoch: int | None = None) -> None:
+        """Add one event (sources call this; replay and tests may too)."""
+        name = event.event
+        if name.startswith(_INTERNAL_PREFIXES):
+            return
+        if self._paused or self._closed:
+            self.skipped += 1
+            return
+        events = self.events
+        if events is not None and name not in events:
+            return
+        a_t, a_ch, a_ev, a_uid, a_ep = self._meta_appends
+        a_t(event.received_at)
+        a_ch(event.channel)
+        a_ev(name)
+        a_uid(event.user_id)
+        a_ep(self._epoch() if epoch is None else epoch)
+        data = event.data
+        if type(data) is dict and self.flatten:
+            keys = tuple(data)
+            plan = self._plans.get(keys)
+            if plan is None:
+                plan = self._plan(keys, _is_nested(data))
+            appends, missing, nested = plan
+            if nested:
+                flat: dict[str, Any] = {}
+                _flatten_into(flat, "", data)
+                keys = ("\0",) + tuple(flat)
+                plan = self._plans.get(keys)
+                if plan is None:
+                    plan = self._plan(keys, False)
+                appends, missing, nested = plan
+                data = flat
+            for add, value in zip(appends, data.values()):
+                add(value)
+        else:
+            appends, missing, _ = self._plans.get(_DATA_KEYS) or self._plan(_DATA_KEYS, False)
+            appends[0](data)
+        for add in missing:
+            add(None)
+        self._len += 1
+        self.total += 1
+        self.version += 1
+        self._df = None
+        if self._len >= self.max_rows + self._chunk:
+            self._trim()
+        if self._callbacks:
+            self._notify()
+        if self._waiters:
+            self._wake()
+
+    def extend(self, events: Iterable[Event]) -> None:
+        """Add many events in order."""
+        for event in events:
+            self.append(event)
+
+    def _plan(self, keys: tuple, nested: bool) -> tuple:
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        if nested:
+            plan = ((), (), True)
+        else:
+            names = keys[1:] if keys and keys[0] == "\0" else keys
+            used = []
+            for key in names:
+                column = self._names.get(key)
+                if column is None:
+                    column = self._add_column(key)
+                used.append(column)
+            appends = tuple(self._cols[c].append for c in used)
+            seen = set(used)
+            missing = tuple(
+                lst.append
+                for c, lst in self._cols.items()
+                if c not in META_COLUMNS and c not in seen
+            )
+            plan = (appends, missing, False)
+        self._plans[keys] = plan
+        return plan
+
+    def _add_column(self, key: Any) -> str:
+        column = str(key)
+        if column in META_COLUMNS:
+            column = f"data.{column}"
+        while column in self._cols:  # e.g. both 1 and "1" as keys
+            column += "_"
+        self._cols[column] = [None] * self._len
+        self._names[key] = column
+        self._plans.clear()  # every cached layout now misses this column
+        return column
+
+    def _trim(self) -> None:
+        excess = self._len - self.max_rows
+        for lst in self._cols.values():
+            del lst[:excess]
+        self._len = self.max_rows
+
+    def _notify(self) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("LiveFrame on_update callback %r failed", callback)
+
+    def _wake(self) -> None:
+        total = self.total
+        pending = []
+        for rows, future in self._waiters:
+            if future.done():
+                continue
+            if total >= rows:
+                future.set_result(total)
+            else:
+                pending.append((rows, future))
+        self._waiters = pending
+
+    # -- control ------------------------------------------------------------------------
+
+    def on_update(self, callback: Callable[[LiveFrame], Any]) -> Callable[[], None]:
+        """Call ``callback(frame)`` after each new row (keep it cheap); returns an unsubscriber."""
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    def pause(self) -> None:
+        """Stop taking rows (events arriving meanwhile are counted in ``skipped``)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def clear(self) -> None:
+        """Drop every row and column; the next events define the columns again."""
+        self._reset()
+        self.version = -1  # differs from any version a view has drawn
+
+    def close(self) -> None:
+        """Unbind from the sources and fail pending waits; the rows stay readable."""
+        if self._closed:
+            return
+        self._closed = True
+        for src in self._sources:
+            try:
+                src.unbind_global(self.append)
+            except Exception:
+                logger.exception("unbinding LiveFrame from %r failed", src)
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(RuntimeError("LiveFrame closed while waiting"))
+        self._waiters = []
+
+    async def wait(self, rows: int = 1, timeout: float | None = 30.0) -> LiveFrame:
+        """Wait until ``rows`` rows have arrived since creation (or clear); TimeoutError otherwise."""
+        if self.total >= rows:
+            return self
+        if self._closed:
+            raise RuntimeError("LiveFrame is closed")
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((rows, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"only {self.total} of {rows} rows arrived within {timeout} s"
+            ) from None
+        finally:
+            if not future.done():
+                future.cancel()
+        return self
+
+    # -- reading ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return min(self._len, self.max_rows)
+
+    def __repr__(self) -> str:
+        return f"<LiveFrame {len(self)} rows x {len(self._cols)} columns, max_rows={self.max_rows}>"
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._cols)
+
+    def _slice(self, column: str, n: int | None) -> list:
+        lst = self._cols[column]
+        rows = len(self)
+        if n is not None:
+            rows = min(rows, max(int(n), 0))
+        return lst[len(lst) - rows :] if rows else []
+
+    def window(self, column: str, n: int | None = None) -> np.ndarray:
+        """The last ``n`` values of ``column`` as float64 (received_at in Unix seconds)."""
+        values = self._slice(column, n)
+        try:
+            return np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+            return numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def values(self, column: str, n: int | None = None) -> list:
+        """The last ``n`` raw values of ``column`` (any type), oldest first."""
+        return self._slice(column, n)
+
+    def _series(self, column: str, values: list) -> pd.Series | pd.DatetimeIndex:
+        if column == "received_at":
+            micros = np.round(np.array(values, dtype=np.float64) * 1e6).astype(np.int64)
+            return pd.to_datetime(micros, unit="us", utc=True)
+        if column == "epoch":
+            return pd.Series(values, dtype=np.int64)
+        series = pd.Series(values)
+        dtype = series.dtype
+        kind = "object" if dtype == object else str(dtype)
+        previous = self._dtypes.get(column)
+        if previous is not None and previous != kind:
+            kind = _PROMOTE.get((previous, kind), "object")
+        if kind in ("int64", "float64") and len(series):
+            self._dtypes[column] = kind
+            return series if str(dtype) == kind else series.astype(kind)
+        if len(series) and series.notna().any():
+            self._dtypes[column] = kind
+        if kind == "object" and dtype != object:
+            return pd.Series(values, dtype=object)
+        return series
+
+    def snapshot(self, columns: Iterable[str] | None = None, last: int | None = None) -> pd.DataFrame:
+        """A new DataFrame of ``columns`` (default all) over the last ``last`` rows."""
+        names = list(self._cols) if columns is None else list(columns)
+        data = {}
+        for name in names:
+            data[name] = self._series(name, self._slice(name, last))
+        frame = pd.DataFrame(data, columns=names)
+        frame.index = pd.RangeIndex(self.total - len(frame), self.total)
+        return frame
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """A DataFrame of every row held, newest last (cached until the next event)."""
+        if self._df is None:
+            self._df = self.snapshot()
+        return self._df
+
+    def tail(self, n: int = 5) -> pd.DataFrame:
+        """The last ``n`` rows, built without the full DataFrame."""
+        return self.snapshot(last=n)
+
+    def resample(
+        self,
+        rule: str,
+        column: str = "price",
+        how: str = "ohlc",
+        by: str | None = None,
+        last: int | None = None,
+    ) -> pd.DataFrame:
+        """Bucket ``column`` by arrival time: OHLC bars for prices, or any pandas aggregation.
+
+        ``by`` splits by another column (e.g. a symbol) first; ``last`` limits to recent rows.
+        """
+        if column not in self._cols:
+            raise KeyError(f"no column {column!r}; columns are {self.columns}")
+        wanted = ["received_at", column] + ([by] if by else [])
+        frame = self.snapshot(wanted, last=last).set_index("received_at")
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        grouped = frame.groupby(by)[column] if by else frame[column]
+        resampled = grouped.resample(rule)
+        result = resampled.ohlc() if how == "ohlc" else resampled.agg(how)
+        if isinstance(result, pd.Series):
+            result = result.to_frame(column if how != "count" else "count")
+        return result
+
+    # -- recording ----------------------------------------------------------------------
+
+    def to_events(self, last: int | None = None) -> list[Event]:
+        """The held rows as Events again (nested payloads rebuilt from the dotted columns)."""
+        names = [c for c in self._cols if c not in META_COLUMNS]
+        meta = [self._slice(c, last) for c in META_COLUMNS]
+        payload = [self._slice(c, last) for c in names]
+        keys = [_original_key(self._names, c) for c in names]
+        out = []
+        for i in range(len(meta[0])):
+            values = {k: col[i] for k, col in zip(keys, payload) if col[i] is not None}
+            data: Any
+            if set(values) == {"data"} and "data" not in self._plan_keys():
+                data = values["data"]
+            else:
+                data = _unflatten(values)
+            out.append(Event(meta[2][i], meta[1][i], data, meta[3][i], meta[0][i]))
+        return out
+
+    def _plan_keys(self) -> set[str]:
+        return {k for keys in self._plans for k in keys if keys is not _DATA_KEYS}
+
+    def save(self, path: str, format: str | None = None) -> str:
+        """Write the held rows as JSON lines or Parquet (see pusher_nb.record)."""
+        from .record import save_events
+
+        return save_events(self.to_events(), path, format=format)
+
+
+def _original_key(names: dict[str, str], column: str) -> str:
+    for key, col in names.items():
+        if col == column:
+            return str(key)
+    return column
+
+
+def _unflatten(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if "." not in key:
+            out[key] = value
+            continue
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
