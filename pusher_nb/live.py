@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +24,7 @@ logger = logging.getLogger(__name__)
 META_COLUMNS = ("received_at", "channel", "event", "user_id", "epoch")
 _INTERNAL_PREFIXES = ("pusher:", "pusher_internal:")
 _DATA_KEYS = ("data",)
+_FLAT = object()  # marks a cached layout of an already flattened payload
 _MAX_PLANS = 4096
 _PROMOTE = {("int64", "float64"): "float64", ("float64", "int64"): "float64"}
 
@@ -154,7 +154,7 @@ class LiveFrame:
             if nested:
                 flat: dict[str, Any] = {}
                 _flatten_into(flat, "", data)
-                keys = ("\0",) + tuple(flat)
+                keys = (_FLAT, *flat)
                 plan = self._plans.get(keys)
                 if plan is None:
                     plan = self._plan(keys, False)
@@ -189,7 +189,7 @@ class LiveFrame:
         if nested:
             plan = ((), (), True)
         else:
-            names = keys[1:] if keys and keys[0] == "\0" else keys
+            names = keys[1:] if keys and keys[0] is _FLAT else keys
             used = []
             for key in names:
                 column = self._names.get(key)
@@ -343,20 +343,25 @@ class LiveFrame:
             return pd.to_datetime(micros, unit="us", utc=True)
         if column == "epoch":
             return pd.Series(values, dtype=np.int64)
-        series = pd.Series(values)
-        dtype = series.dtype
-        kind = "object" if dtype == object else str(dtype)
-        previous = self._dtypes.get(column)
-        if previous is not None and previous != kind:
-            kind = _PROMOTE.get((previous, kind), "object")
-        if kind in ("int64", "float64") and len(series):
-            self._dtypes[column] = kind
-            return series if str(dtype) == kind else series.astype(kind)
-        if len(series) and series.notna().any():
-            self._dtypes[column] = kind
-        if kind == "object" and dtype != object:
+        if column in META_COLUMNS:
             return pd.Series(values, dtype=object)
-        return series
+        # A column's dtype only widens (int64 -> float64 -> object), so it stays the same from
+        # one snapshot to the next even when the window happens to hold only whole numbers.
+        series = pd.Series(values)
+        kind = "object" if series.dtype == object else str(series.dtype)
+        previous = self._dtypes.get(column)
+        if not series.notna().any():
+            target = "float64" if previous in ("int64", "float64") else previous or "object"
+        else:
+            target = kind
+            if previous is not None and previous != kind:
+                target = _PROMOTE.get((previous, kind), "object")
+            self._dtypes[column] = target
+        if target == kind:
+            return series
+        if target == "object":
+            return pd.Series(values, dtype=object)
+        return series.astype(target)
 
     def snapshot(self, columns: Iterable[str] | None = None, last: int | None = None) -> pd.DataFrame:
         """A new DataFrame of ``columns`` (default all) over the last ``last`` rows."""
@@ -406,37 +411,27 @@ class LiveFrame:
     # -- recording ----------------------------------------------------------------------
 
     def to_events(self, last: int | None = None) -> list[Event]:
-        """The held rows as Events again (nested payloads rebuilt from the dotted columns)."""
+        """The held rows as Events again, nested payloads rebuilt from the dotted columns.
+
+        Missing (None) values are left out, and a row holding only ``data`` gives that value
+        as the payload, as it came from a payload that was not a dict.
+        """
         names = [c for c in self._cols if c not in META_COLUMNS]
+        keys = {col: str(key) for key, col in self._names.items()}
         meta = [self._slice(c, last) for c in META_COLUMNS]
-        payload = [self._slice(c, last) for c in names]
-        keys = [_original_key(self._names, c) for c in names]
+        payload = [(keys.get(c, c), self._slice(c, last)) for c in names]
         out = []
         for i in range(len(meta[0])):
-            values = {k: col[i] for k, col in zip(keys, payload) if col[i] is not None}
-            data: Any
-            if set(values) == {"data"} and "data" not in self._plan_keys():
-                data = values["data"]
-            else:
-                data = _unflatten(values)
+            values = {key: col[i] for key, col in payload if col[i] is not None}
+            data = values["data"] if values.keys() == {"data"} else _unflatten(values)
             out.append(Event(meta[2][i], meta[1][i], data, meta[3][i], meta[0][i]))
         return out
-
-    def _plan_keys(self) -> set[str]:
-        return {k for keys in self._plans for k in keys if keys is not _DATA_KEYS}
 
     def save(self, path: str, format: str | None = None) -> str:
         """Write the held rows as JSON lines or Parquet (see pusher_nb.record)."""
         from .record import save_events
 
         return save_events(self.to_events(), path, format=format)
-
-
-def _original_key(names: dict[str, str], column: str) -> str:
-    for key, col in names.items():
-        if col == column:
-            return str(key)
-    return column
 
 
 def _unflatten(values: dict[str, Any]) -> dict[str, Any]:
@@ -454,7 +449,3 @@ def _unflatten(values: dict[str, Any]) -> dict[str, Any]:
             node = child
         node[parts[-1]] = value
     return out
-
-
-def _isnan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
