@@ -195,5 +195,10 @@ class RestClient:
             answer = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise RestError(response.status, f"answer is not JSON: {text[:200]}", url) from None
-        return answer if isinstance(answer, dict) else {"result": answer}
+        if not isinstance(answer, dict):
+            return {"result": answer}
+        code = answer.get("code")
+        if "error" in answer and isinstance(code, int) and code >= 400:
+            raise RestError(code, text, url)  # soketi reports some errors with HTTP 200
+        return answer
 

@@ -92,7 +92,6 @@ class Soketi:
             "SOKETI_DEFAULT_APP_KEY": self.key,
             "SOKETI_DEFAULT_APP_SECRET": self.secret,
             "SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES": "true",
-            "SOKETI_DEFAULT_APP_ENABLE_USER_AUTHENTICATION": "true",
             **self.extra_env,
         }
         self.log_path.parent.mkdir(exist_ok=True)
