@@ -130,6 +130,9 @@ class Channel(EventEmitter):
         self.subscribed = False
         self.subscription_count: int | None = None
         self._subscribed_future: asyncio.Future | None = None
+        # Events that arrive between subscription_succeeded and the moment the awaiting
+        # subscribe() caller has bound its handlers (a cache replay, a busy feed) wait here.
+        self._held: list[Event] | None = None
 
     def __repr__(self) -> str:
         state = "subscribed" if self.subscribed else "not subscribed"
@@ -155,8 +158,16 @@ class Channel(EventEmitter):
     def _subscription_succeeded(self, data: Any) -> None:
         self.subscribed = True
         if self._subscribed_future is not None and not self._subscribed_future.done():
+            self._held = []
             self._subscribed_future.set_result(self)
         self.emit(Event("pusher:subscription_succeeded", self.name, data))
+
+    def _release_held(self) -> None:
+        """Deliver the events held while subscribe() was returning to its caller."""
+        held, self._held = self._held, None
+        for event in held or ():
+            self.emit(event)
+            self.client._events.emit(event)
 
     def _subscription_failed(self, error: Exception, data: Any = None) -> None:
         self.subscribed = False

@@ -428,6 +428,10 @@ class Client:
             raise SubscriptionError(
                 channel_name, f"no answer from the server within {self.subscribe_timeout} s"
             ) from None
+        finally:
+            # runs after the caller's own code up to its next await: handlers it binds
+            # right after subscribe() see every event from the first one on
+            asyncio.get_running_loop().call_soon(channel._release_held)
 
     async def unsubscribe(self, channel_name: str) -> None:
         channel = self._channels.pop(channel_name, None)

@@ -64,6 +64,9 @@ class IncomingDispatcher:
                 if event is None:
                     return
             client.stats.events_received += 1
+            if channel._held is not None:
+                channel._held.append(event)
+                return
             channel.emit(event)
         elif event.channel is None and name.startswith("pusher:"):
             client.connection.emit(event)

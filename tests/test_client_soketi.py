@@ -291,8 +291,8 @@ async def test_cache_channel_miss_then_replay(connect):
     await first.trigger("cache-score-soketi", "score", {"home": 2, "away": 1})
     second = await connect()
     replayed = []
-    second.bind("score", replayed.append)  # bound on the client: the replay follows subscription_succeeded
-    await second.subscribe("cache-score-soketi")
+    late = await second.subscribe("cache-score-soketi")
+    late.bind("score", replayed.append)  # bound after subscribe(): the replay still reaches it
     await eventually(lambda: replayed)
     assert replayed[0].data == {"home": 2, "away": 1}
 
