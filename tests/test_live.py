@@ -299,3 +299,57 @@ def test_rejects_bad_max_rows():
     """max_rows must be positive."""
     with pytest.raises(ValueError):
         LiveFrame(None, max_rows=0)
+
+
+# -- against the local server ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def local_server():
+    """A local Pusher server on a free port, without demo feeds."""
+    from pusher_nb.server import LocalServer
+
+    server = await LocalServer.start(port=0, feeds=())
+    yield server
+    await server.stop()
+
+
+async def test_frame_from_the_local_server_equals_what_was_sent(local_server):
+    """Events triggered on the server arrive as rows: same values, dtypes, order, bounded length."""
+    sent = [
+        {"price": 100.0 + i / 4, "qty": i, "sym": "AB"[i % 2], "book": {"bid": 99.5 + i, "ask": 100.5 + i}}
+        for i in range(120)
+    ]
+    async with local_server.client() as client:
+        channel = await client.subscribe("prices")
+        frame = LiveFrame(channel, events="trade", max_rows=50)
+        for data in sent:
+            await local_server.trigger("prices", "trade", data)
+        await local_server.trigger("prices", "news", {"headline": "ignored"})
+        await frame.wait(rows=len(sent), timeout=timeout(10))
+        df = frame.df
+        assert len(df) == 50 and frame.total == 120
+        expected = sent[-50:]
+        assert df["price"].tolist() == [d["price"] for d in expected]
+        assert df["qty"].tolist() == [d["qty"] for d in expected]
+        assert df["sym"].tolist() == [d["sym"] for d in expected]
+        assert df["book.ask"].tolist() == [d["book"]["ask"] for d in expected]
+        assert df["price"].dtype == np.float64 and df["qty"].dtype == np.int64
+        assert df["book.bid"].dtype == np.float64
+        assert set(df["event"]) == {"trade"} and set(df["channel"]) == {"prices"}
+        assert df["received_at"].is_monotonic_increasing
+        assert (df["epoch"] == client.stats.connection_epoch).all() and client.stats.connection_epoch >= 1
+        frame.close()
+
+
+async def test_client_source_takes_every_channel_but_no_internal_events(local_server):
+    """A frame on a client gets app events from all its channels and no pusher: events."""
+    async with local_server.client() as client:
+        frame = LiveFrame(client)
+        await client.subscribe("a")
+        await client.subscribe("b")
+        await local_server.trigger("a", "x", {"v": 1})
+        await local_server.trigger("b", "y", {"v": 2})
+        await frame.wait(rows=2, timeout=timeout(10))
+        assert frame.df[["channel", "event", "v"]].values.tolist() == [["a", "x", 1], ["b", "y", 2]]
+        frame.close()

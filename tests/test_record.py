@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import timeout
+from support import eventually, timeout
 from test_live import T0, FakeChannel
 
 from pusher_nb.live import LiveFrame
@@ -104,3 +104,33 @@ async def test_replay_needs_a_destination_and_a_positive_speed():
         await replay(EVENTS)
     with pytest.raises(ValueError):
         await replay(EVENTS, into=LiveFrame(), speed=0)
+
+
+@pytest.fixture
+async def local_server():
+    """A local Pusher server on a free port, without demo feeds."""
+    from pusher_nb.server import LocalServer
+
+    server = await LocalServer.start(port=0, feeds=())
+    yield server
+    await server.stop()
+
+
+async def test_record_then_replay_through_the_local_server(local_server, tmp_path):
+    """What a Recorder took from a channel replays through the server into a LiveFrame."""
+    async with local_server.client() as client:
+        live = await client.subscribe("prices")
+        recorder = Recorder(live, path=tmp_path / "live.jsonl")
+        for i in range(5):
+            await local_server.trigger("prices", "trade", {"price": 1.0 + i, "sym": "A"})
+        await eventually(lambda: len(recorder) == 5)
+        recorder.close()
+
+        replayed = await client.subscribe("replayed")
+        target = LiveFrame(replayed)
+        recording = [Event(e.event, "replayed", e.data, e.user_id, e.received_at)
+                     for e in load_events(tmp_path / "live.jsonl")]
+        assert await replay(recording, trigger=local_server.trigger, speed=50) == 5
+        await target.wait(rows=5, timeout=timeout(10))
+        assert target.df["price"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert target.df["sym"].tolist() == ["A"] * 5

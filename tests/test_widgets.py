@@ -372,3 +372,68 @@ async def test_views_work_without_waiting_forever():
     await feeder
     await eventually(lambda: chart.figure.data[0].y is not None and len(chart.figure.data[0].y) == 10)
     chart.close()
+
+
+# -- against the local server ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def local_server():
+    """A local Pusher server on a free port, without demo feeds."""
+    from pusher_nb.server import LocalServer
+
+    server = await LocalServer.start(port=0, feeds=())
+    yield server
+    await server.stop()
+
+
+async def test_chart_follows_a_live_burst_within_fps(local_server):
+    """During a burst from the server the chart redraws at most fps per second and ends on the window."""
+    async with local_server.client() as client:
+        channel = await client.subscribe("prices")
+        frame = LiveFrame(channel, events="trade")
+        chart = LiveChart(frame, y="price", window=100, fps=10)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(600):
+            await local_server.trigger("prices", "trade", {"price": 10.0 + i})
+            if i % 50 == 0:
+                await asyncio.sleep(0.05)
+        await frame.wait(rows=600, timeout=timeout(10))
+        await eventually(lambda: chart.figure.data[0].y is not None and chart.figure.data[0].y[-1] == 609.0)
+        chart.close()
+        elapsed = loop.time() - start
+        assert 1 <= chart.redraws <= 10 * elapsed + 1
+        assert chart.figure.data[0].y.tolist() == frame.window("price", 100).tolist()
+        assert chart.figure.data[0].x.tolist() == (frame.window("received_at", 100) * 1000).tolist()
+        frame.close()
+
+
+async def test_views_of_a_connected_client_hold_no_secret():
+    """Views of a connected client show its state and members, and hold none of its secrets."""
+    import base64
+
+    from pusher_nb.server import LocalServer
+
+    secret = "SeCrEt-live-4b8e-never-sync"
+    master = base64.b64encode(b"LiVeMaStEr-0123456789abcdef-xyz!").decode()
+    app = {"app_id": "77", "key": "key-77", "secret": secret, "encryption_master_key_base64": master}
+    async with LocalServer.start(port=0, feeds=(), apps=[app]) as server:
+        async with server.client(user_data={"user_id": "u1", "user_info": {"name": "Ada"}}) as client:
+            room = await client.subscribe("presence-room")
+            vault = await client.subscribe("private-encrypted-vault")
+            await server.trigger("private-encrypted-vault", "note", {"text": "sealed"})
+            log = EventLog(vault)
+            await eventually(lambda: log.total == 1)
+            shared = base64.b64encode(vault.shared_secret).decode()
+            views = [StatusBar(client), PresenceTable(room), Chat(room), PusherWidget(client), log]
+            for view in views:
+                view.refresh()
+            assert "connected" in views[0].line.value and client.socket_id in views[0].line.value
+            assert "1 online" in views[1].header.value and "(me)" in views[1].table.value
+            assert "sealed" in log.output.value
+            for view in views:
+                text = state_text(view)
+                for needle in (secret, master, shared, "LiVeMaStEr"):
+                    assert needle not in text, f"{type(view).__name__} leaks {needle}"
+                view.close()
