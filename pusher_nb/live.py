@@ -108,24 +108,20 @@ class LiveFrame:
 
     def _reset(self) -> None:
         self._cols: dict[str, list] = {name: [] for name in META_COLUMNS}
+        self._times = self._cols["received_at"]
         self._names: dict[str, str] = {}  # payload key (flattened) -> column name
         self._plans: dict[tuple, tuple] = {}
         self._dtypes: dict[str, str] = {}
-        self._len = 0
+        self._version_base = self.version + 1 if hasattr(self, "total") else 0
         self.total = 0
-        self.version = 0
         self._df: pd.DataFrame | None = None
-        cols = self._cols
-        self._meta_appends = tuple(cols[name].append for name in META_COLUMNS)
+        self._stats = getattr(self._client, "stats", None)
+        self._meta_appends = tuple(self._cols[name].append for name in META_COLUMNS)
 
-    def _epoch(self) -> int:
-        client = self._client
-        if client is None:
-            return 0
-        try:
-            return client.stats.connection_epoch
-        except AttributeError:
-            return 0
+    @property
+    def version(self) -> int:
+        """Grows with every change; a view redraws when it differs from what it drew."""
+        return self._version_base + self.total
 
     def append(self, event: Event, epoch: int | None = None) -> None:
         """Add one event (sources call this; replay and tests may too)."""
@@ -138,12 +134,7 @@ class LiveFrame:
         events = self.events
         if events is not None and name not in events:
             return
-        a_t, a_ch, a_ev, a_uid, a_ep = self._meta_appends
-        a_t(event.received_at)
-        a_ch(event.channel)
-        a_ev(name)
-        a_uid(event.user_id)
-        a_ep(self._epoch() if epoch is None else epoch)
+        # payload first: a new column is padded to the rows held before this one
         data = event.data
         if type(data) is dict and self.flatten:
             keys = tuple(data)
@@ -167,11 +158,18 @@ class LiveFrame:
             appends[0](data)
         for add in missing:
             add(None)
-        self._len += 1
+        if epoch is None:
+            stats = self._stats
+            epoch = 0 if stats is None else stats.connection_epoch
+        a_t, a_ch, a_ev, a_uid, a_ep = self._meta_appends
+        a_t(event.received_at)
+        a_ch(event.channel)
+        a_ev(name)
+        a_uid(event.user_id)
+        a_ep(epoch)
         self.total += 1
-        self.version += 1
         self._df = None
-        if self._len >= self.max_rows + self._chunk:
+        if len(self._times) >= self.max_rows + self._chunk:
             self._trim()
         if self._callbacks:
             self._notify()
@@ -213,16 +211,15 @@ class LiveFrame:
             column = f"data.{column}"
         while column in self._cols:  # e.g. both 1 and "1" as keys
             column += "_"
-        self._cols[column] = [None] * self._len
+        self._cols[column] = [None] * len(self._times)
         self._names[key] = column
         self._plans.clear()  # every cached layout now misses this column
         return column
 
     def _trim(self) -> None:
-        excess = self._len - self.max_rows
+        excess = len(self._times) - self.max_rows
         for lst in self._cols.values():
             del lst[:excess]
-        self._len = self.max_rows
 
     def _notify(self) -> None:
         for callback in list(self._callbacks):
@@ -269,7 +266,6 @@ class LiveFrame:
     def clear(self) -> None:
         """Drop every row and column; the next events define the columns again."""
         self._reset()
-        self.version = -1  # differs from any version a view has drawn
 
     def close(self) -> None:
         """Unbind from the sources and fail pending waits; the rows stay readable."""
@@ -308,7 +304,7 @@ class LiveFrame:
     # -- reading ------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return min(self._len, self.max_rows)
+        return min(len(self._times), self.max_rows)
 
     def __repr__(self) -> str:
         return f"<LiveFrame {len(self)} rows x {len(self._cols)} columns, max_rows={self.max_rows}>"
