@@ -26,6 +26,7 @@ from ..protocol import (
     validate_event_name,
 )
 from .channels import AppState
+from .connection import USER_CHANNEL_PREFIX
 
 if TYPE_CHECKING:
     from .server import LocalServer
@@ -64,9 +65,15 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
 
 async def authenticate(server: LocalServer, request: web.Request) -> tuple[AppState, bytes]:
     """The app a request is for and its body, once the signature checks out."""
-    state = server.states_by_id.get(request.match_info["app_id"])
-    if state is None:
-        raise RestFailure(404, f"Unknown app id {request.match_info['app_id'][:60]!r}")
+    app_id = request.match_info.get("app_id")
+    if app_id is None:  # pusher-http-python 3.3 leaves /apps/ID out of terminate_connections
+        state = server.states_by_key.get(request.query.get("auth_key", ""))
+        if state is None:
+            raise RestFailure(401, "unknown auth_key")
+    else:
+        state = server.states_by_id.get(app_id)
+        if state is None:
+            raise RestFailure(404, f"Unknown app id {app_id[:60]!r}")
     body = await request.read()
     params = dict(request.query)
     app = state.app
@@ -122,7 +129,7 @@ class Trigger:
                     400, f"{len(channels)} channels; the limit is {MAX_CHANNELS_PER_TRIGGER}"
                 )
             for channel in channels:
-                validate_channel_name(channel)
+                validate_trigger_channel(channel)
             if len(channels) > 1 and any(channel_kind(c).is_encrypted for c in channels):
                 raise RestFailure(400, "An event for an encrypted channel goes to that one only")
             self.channels = channels
@@ -252,7 +259,16 @@ def routes(server: LocalServer) -> list[web.RouteDef]:
         web.get("/apps/{app_id}/channels/{channel}", channel),
         web.get("/apps/{app_id}/channels/{channel}/users", users),
         web.post("/apps/{app_id}/users/{user_id}/terminate_connections", terminate),
+        web.post("/users/{user_id}/terminate_connections", terminate),
     ]
+
+
+def validate_trigger_channel(name: Any) -> str:
+    """A channel a server may publish to: any valid name, or a user's ``#server-to-user-ID``."""
+    if isinstance(name, str) and name.startswith(USER_CHANNEL_PREFIX):
+        validate_channel_name(name[len(USER_CHANNEL_PREFIX) :])
+        return name
+    return validate_channel_name(name)
 
 
 def channel_name(request: web.Request) -> str:
