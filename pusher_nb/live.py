@@ -151,7 +151,7 @@ class LiveFrame:
                     plan = self._plan(keys, False)
                 appends, missing, nested = plan
                 data = flat
-            for add, value in zip(appends, data.values()):
+            for add, value in zip(appends, data.values(), strict=False):
                 add(value)
         else:
             appends, missing, _ = self._plans.get(_DATA_KEYS) or self._plan(_DATA_KEYS, False)
@@ -282,7 +282,7 @@ class LiveFrame:
                 future.set_exception(RuntimeError("LiveFrame closed while waiting"))
         self._waiters = []
 
-    async def wait(self, rows: int = 1, timeout: float | None = 30.0) -> LiveFrame:
+    async def wait(self, rows: int = 1, timeout: float | None = 30.0) -> LiveFrame:  # noqa: ASYNC109
         """Wait until ``rows`` rows have arrived since creation (or clear); TimeoutError otherwise."""
         if self.total >= rows:
             return self
@@ -359,7 +359,9 @@ class LiveFrame:
             return pd.Series(values, dtype=object)
         return series.astype(target)
 
-    def snapshot(self, columns: Iterable[str] | None = None, last: int | None = None) -> pd.DataFrame:
+    def snapshot(
+        self, columns: Iterable[str] | None = None, last: int | None = None
+    ) -> pd.DataFrame:
         """A new DataFrame of ``columns`` (default all) over the last ``last`` rows."""
         names = list(self._cols) if columns is None else list(columns)
         data = {}

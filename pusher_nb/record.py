@@ -43,20 +43,21 @@ def _dumps(value: Any) -> bytes:
 
 
 def _record_line(event: Event) -> bytes:
-    return _dumps(
-        {
-            "received_at": event.received_at,
-            "event": event.event,
-            "channel": event.channel,
-            "user_id": event.user_id,
-            "data": event.data,
-        }
-    ) + b"\n"
+    return (
+        _dumps(
+            {
+                "received_at": event.received_at,
+                "event": event.event,
+                "channel": event.channel,
+                "user_id": event.user_id,
+                "data": event.data,
+            }
+        )
+        + b"\n"
+    )
 
 
-def save_events(
-    events: Iterable[Event], path: str | os.PathLike, format: str | None = None
-) -> str:
+def save_events(events: Iterable[Event], path: str | os.PathLike, format: str | None = None) -> str:
     """Write ``events`` to ``path`` (Parquet for a .parquet suffix, else JSON lines)."""
     fmt = _format_of(path, format)
     events = [e for e in events if not is_internal(e.event)]
@@ -108,7 +109,11 @@ def load_events(path: str | os.PathLike, format: str | None = None) -> list[Even
 
 def _event_of(row: dict) -> Event:
     return Event(
-        row["event"], row.get("channel"), row.get("data"), row.get("user_id"), row.get("received_at")
+        row["event"],
+        row.get("channel"),
+        row.get("data"),
+        row.get("user_id"),
+        row.get("received_at"),
     )
 
 
@@ -217,7 +222,9 @@ async def replay(
             delay = start_loop + offset - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            event = Event(event.event, event.channel, event.data, event.user_id, start_wall + offset)
+            event = Event(
+                event.event, event.channel, event.data, event.user_id, start_wall + offset
+            )
         if trigger is not None:
             await trigger(event.channel, event.event, event.data)
         for target in targets:

@@ -59,11 +59,24 @@ def test_flattens_payloads_into_typed_columns():
     """Nested keys become dotted columns with float64, int64 and string dtypes."""
     channel = FakeChannel()
     frame = LiveFrame(channel)
-    channel.send("trade", {"price": 1.5, "qty": 2, "side": "buy", "m": {"a": 1, "b": {"c": 2.5}}}, T0)
-    channel.send("trade", {"price": 2, "qty": 3, "side": "sell", "m": {"a": 4, "b": {"c": 1.0}}}, T0 + 1)
+    channel.send(
+        "trade", {"price": 1.5, "qty": 2, "side": "buy", "m": {"a": 1, "b": {"c": 2.5}}}, T0
+    )
+    channel.send(
+        "trade", {"price": 2, "qty": 3, "side": "sell", "m": {"a": 4, "b": {"c": 1.0}}}, T0 + 1
+    )
     df = frame.df
     assert list(df.columns) == [
-        "received_at", "channel", "event", "user_id", "epoch", "price", "qty", "side", "m.a", "m.b.c"
+        "received_at",
+        "channel",
+        "event",
+        "user_id",
+        "epoch",
+        "price",
+        "qty",
+        "side",
+        "m.a",
+        "m.b.c",
     ]
     assert df["price"].dtype == np.float64 and df["price"].tolist() == [1.5, 2.0]
     assert df["qty"].dtype == np.int64 and df["qty"].tolist() == [2, 3]
@@ -104,7 +117,13 @@ def test_internal_events_and_unselected_events_are_not_rows():
     everything = LiveFrame(channel)
     trades = LiveFrame(channel, events="trade")
     several = LiveFrame(channel, events=["trade", "quote"])
-    for name in ("pusher:subscription_succeeded", "pusher_internal:member_added", "trade", "quote", "news"):
+    for name in (
+        "pusher:subscription_succeeded",
+        "pusher_internal:member_added",
+        "trade",
+        "quote",
+        "news",
+    ):
         channel.send(name, {"v": 1}, T0)
     assert everything.df["event"].tolist() == ["trade", "quote", "news"]
     assert trades.df["event"].tolist() == ["trade"]
@@ -317,7 +336,12 @@ async def local_server():
 async def test_frame_from_the_local_server_equals_what_was_sent(local_server):
     """Events triggered on the server arrive as rows: same values, dtypes, order, bounded length."""
     sent = [
-        {"price": 100.0 + i / 4, "qty": i, "sym": "AB"[i % 2], "book": {"bid": 99.5 + i, "ask": 100.5 + i}}
+        {
+            "price": 100.0 + i / 4,
+            "qty": i,
+            "sym": "AB"[i % 2],
+            "book": {"bid": 99.5 + i, "ask": 100.5 + i},
+        }
         for i in range(120)
     ]
     async with local_server.client() as client:
@@ -338,7 +362,9 @@ async def test_frame_from_the_local_server_equals_what_was_sent(local_server):
         assert df["book.bid"].dtype == np.float64
         assert set(df["event"]) == {"trade"} and set(df["channel"]) == {"prices"}
         assert df["received_at"].is_monotonic_increasing
-        assert (df["epoch"] == client.stats.connection_epoch).all() and client.stats.connection_epoch >= 1
+        assert (
+            df["epoch"] == client.stats.connection_epoch
+        ).all() and client.stats.connection_epoch >= 1
         frame.close()
 
 

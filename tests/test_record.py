@@ -72,8 +72,18 @@ async def test_replay_as_fast_as_possible_keeps_recorded_times(tmp_path):
     frame = LiveFrame()
     assert await replay(path, into=frame, speed=None) == len(EVENTS)
     assert as_tuples(frame.to_events()) == as_tuples(
-        [Event(e.event, e.channel, {k: v for k, v in e.data.items() if v is not None}
-               if isinstance(e.data, dict) else e.data, e.user_id, e.received_at) for e in EVENTS]
+        [
+            Event(
+                e.event,
+                e.channel,
+                {k: v for k, v in e.data.items() if v is not None}
+                if isinstance(e.data, dict)
+                else e.data,
+                e.user_id,
+                e.received_at,
+            )
+            for e in EVENTS
+        ]
     )
 
 
@@ -128,8 +138,10 @@ async def test_record_then_replay_through_the_local_server(local_server, tmp_pat
 
         replayed = await client.subscribe("replayed")
         target = LiveFrame(replayed)
-        recording = [Event(e.event, "replayed", e.data, e.user_id, e.received_at)
-                     for e in load_events(tmp_path / "live.jsonl")]
+        recording = [
+            Event(e.event, "replayed", e.data, e.user_id, e.received_at)
+            for e in load_events(tmp_path / "live.jsonl")
+        ]
         assert await replay(recording, trigger=local_server.trigger, speed=50) == 5
         await target.wait(rows=5, timeout=timeout(10))
         assert target.df["price"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]

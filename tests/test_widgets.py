@@ -66,7 +66,13 @@ def presence_channel(client: FakeClient) -> PresenceChannel:
     client.subscriptions[channel.name] = channel
     channel.members.my_id = "u1"
     channel._subscription_succeeded(
-        {"presence": {"ids": ["u1", "u2"], "hash": {"u1": {"name": "Ada"}, "u2": {"name": "Bob"}}, "count": 2}}
+        {
+            "presence": {
+                "ids": ["u1", "u2"],
+                "hash": {"u1": {"name": "Ada"}, "u2": {"name": "Bob"}},
+                "count": 2,
+            }
+        }
     )
     return channel
 
@@ -86,7 +92,9 @@ def state_text(widget) -> str:
 
 def prices(frame: LiveFrame, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        frame.append(Event("trade", "prices", {"price": 100.0 + i, "sym": "AB"[i % 2]}, None, T0 + i), 1)
+        frame.append(
+            Event("trade", "prices", {"price": 100.0 + i, "sym": "AB"[i % 2]}, None, T0 + i), 1
+        )
 
 
 def test_status_bar_shows_state_counters_and_errors():
@@ -96,10 +104,19 @@ def test_status_bar_shows_state_counters_and_errors():
     client.stats.reconnects = 3
     bar = StatusBar(client)
     text = bar.line.value
-    for expected in ("connected", "#1a7f37", "ws://127.0.0.1:6001", "123.456", "42 events", "3 reconnects"):
+    for expected in (
+        "connected",
+        "#1a7f37",
+        "ws://127.0.0.1:6001",
+        "123.456",
+        "42 events",
+        "3 reconnects",
+    ):
         assert expected in text
     client.state = "failed"
-    client.connection.emit(Event("state_change", None, {"previous": "connected", "current": "failed"}))
+    client.connection.emit(
+        Event("state_change", None, {"previous": "connected", "current": "failed"})
+    )
     client.connection.emit(Event("error", None, {"message": "<boom>", "where": "socket"}))
     bar.refresh()
     assert "failed" in bar.line.value and "#cf222e" in bar.line.value
@@ -129,7 +146,9 @@ def test_each_redraw_is_one_batched_update():
     frame = LiveFrame()
     chart = LiveChart(frame, y="price", window=10)
     messages = []
-    chart.figure.observe(lambda change: change["new"] and messages.append(change["new"]), names="_py2js_update")
+    chart.figure.observe(
+        lambda change: change["new"] and messages.append(change["new"]), names="_py2js_update"
+    )
     for burst in range(3):
         prices(frame, 7, start=burst * 7)
         chart.refresh()
@@ -261,7 +280,9 @@ async def test_chat_shows_messages_and_sends_from_the_box():
     channel.emit(Event("client-message", channel.name, {"text": "hi <all>"}, "u2", T0))
     chat.text.value = "hello Bob"
     await eventually(lambda: client.sent)
-    assert client.sent == [("presence-room", "client-message", {"text": "hello Bob", "name": "Ada"})]
+    assert client.sent == [
+        ("presence-room", "client-message", {"text": "hello Bob", "name": "Ada"})
+    ]
     assert chat.text.value == ""
     await eventually(lambda: len(chat.messages) == 2)
     chat.refresh()
@@ -336,9 +357,16 @@ async def test_no_secret_reaches_any_widget_state():
     master = base64.b64encode(b"MaStErKeY-0123456789abcdef-xyz!!").decode()
     token = "Bearer ToKeN-5d1e-never-sync"
     client = Client(
-        "app-key", host="127.0.0.1", port=6001, tls=False, app_id="1", secret=secret,
-        encryption_master_key_base64=master, auth_endpoint="http://127.0.0.1:1/auth",
-        auth_headers={"Authorization": token}, user_data={"user_id": "u1", "user_info": {"name": "Ada"}},
+        "app-key",
+        host="127.0.0.1",
+        port=6001,
+        tls=False,
+        app_id="1",
+        secret=secret,
+        encryption_master_key_base64=master,
+        auth_endpoint="http://127.0.0.1:1/auth",
+        auth_headers={"Authorization": token},
+        user_data={"user_id": "u1", "user_info": {"name": "Ada"}},
     )
     channel = PresenceChannel("presence-room", client)
     channel.members.my_id = "u1"
@@ -346,8 +374,12 @@ async def test_no_secret_reaches_any_widget_state():
     frame = LiveFrame(channel)
     frame.append(Event("trade", channel.name, {"price": 1.0}, None, T0))
     views = [
-        StatusBar(client), LiveChart(frame), PresenceTable(channel), EventLog(client),
-        Chat(channel), PusherWidget(client),
+        StatusBar(client),
+        LiveChart(frame),
+        PresenceTable(channel),
+        EventLog(client),
+        Chat(channel),
+        PusherWidget(client),
     ]
     for view in views:
         view.refresh()
@@ -370,7 +402,9 @@ async def test_views_work_without_waiting_forever():
     feeder = asyncio.get_running_loop().create_task(feed())
     await frame.wait(rows=10, timeout=timeout(5))
     await feeder
-    await eventually(lambda: chart.figure.data[0].y is not None and len(chart.figure.data[0].y) == 10)
+    await eventually(
+        lambda: chart.figure.data[0].y is not None and len(chart.figure.data[0].y) == 10
+    )
     chart.close()
 
 
@@ -400,7 +434,9 @@ async def test_chart_follows_a_live_burst_within_fps(local_server):
             if i % 50 == 0:
                 await asyncio.sleep(0.05)
         await frame.wait(rows=600, timeout=timeout(10))
-        await eventually(lambda: chart.figure.data[0].y is not None and chart.figure.data[0].y[-1] == 609.0)
+        await eventually(
+            lambda: chart.figure.data[0].y is not None and chart.figure.data[0].y[-1] == 609.0
+        )
         chart.close()
         elapsed = loop.time() - start
         assert 1 <= chart.redraws <= 10 * elapsed + 1
@@ -417,9 +453,16 @@ async def test_views_of_a_connected_client_hold_no_secret():
 
     secret = "SeCrEt-live-4b8e-never-sync"
     master = base64.b64encode(b"LiVeMaStEr-0123456789abcdef-xyz!").decode()
-    app = {"app_id": "77", "key": "key-77", "secret": secret, "encryption_master_key_base64": master}
+    app = {
+        "app_id": "77",
+        "key": "key-77",
+        "secret": secret,
+        "encryption_master_key_base64": master,
+    }
     async with LocalServer.start(port=0, feeds=(), apps=[app]) as server:
-        async with server.client(user_data={"user_id": "u1", "user_info": {"name": "Ada"}}) as client:
+        async with server.client(
+            user_data={"user_id": "u1", "user_info": {"name": "Ada"}}
+        ) as client:
             room = await client.subscribe("presence-room")
             vault = await client.subscribe("private-encrypted-vault")
             await server.trigger("private-encrypted-vault", "note", {"text": "sealed"})

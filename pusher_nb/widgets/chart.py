@@ -75,7 +75,9 @@ class LiveChart(LiveView, widgets.VBox):
         )
         self.figure = go.FigureWidget(layout=layout)
         if kind == "candlestick":
-            self.figure.add_trace(go.Candlestick(x=[], open=[], high=[], low=[], close=[], name=ys[0]))
+            self.figure.add_trace(
+                go.Candlestick(x=[], open=[], high=[], low=[], close=[], name=ys[0])
+            )
         elif kind == "bar" and group_by:
             self.figure.add_trace(go.Bar(x=[], y=[], name=ys[0]))
         elif not group_by:
@@ -121,7 +123,7 @@ class LiveChart(LiveView, widgets.VBox):
         else:
             xs = self._x_values()
             with self.figure.batch_update():
-                for trace, column in zip(self.figure.data, self.y):
+                for trace, column in zip(self.figure.data, self.y, strict=True):
                     trace.x = xs
                     trace.y = self._column(column)
 
@@ -148,7 +150,7 @@ class LiveChart(LiveView, widgets.VBox):
         keys = self.frame.values(self.group_by, self.window)
         ys = self._column(self.y[0])
         latest: dict[Any, float] = {}
-        for key, value in zip(keys, ys.tolist()):
+        for key, value in zip(keys, ys.tolist(), strict=True):
             if key is not None:
                 latest[key] = value
         with self.figure.batch_update():

@@ -73,4 +73,6 @@ class EventLog(LiveView, widgets.VBox):
     def _draw(self) -> None:
         self.header.value = f"<b>{self.total:,} events</b> (newest first)"
         body = "\n".join(esc(line) for line in self.lines)
-        self.output.value = f'<pre style="margin:0;font-size:12px;white-space:pre-wrap">{body}</pre>'
+        self.output.value = (
+            f'<pre style="margin:0;font-size:12px;white-space:pre-wrap">{body}</pre>'
+        )

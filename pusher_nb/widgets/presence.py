@@ -29,7 +29,9 @@ class PresenceTable(LiveView, widgets.VBox):
 
     fps = 4.0
 
-    def __init__(self, channel: Any, max_changes: int = 20, fps: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, channel: Any, max_changes: int = 20, fps: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.channel = channel
         self.changes: deque[tuple[float, str, str, str]] = deque(maxlen=max_changes)
@@ -74,10 +76,10 @@ class PresenceTable(LiveView, widgets.VBox):
                 cells = f'<td colspan="{max(len(keys), 1)}">{esc(info if info is not None else "")}</td>'
             rows.append(f"<tr><td>{esc(user_id)}{me}</td>{cells}</tr>")
         count = getattr(members, "count", len(members))
-        self.header.value = (
-            f"<b>{esc(getattr(self.channel, 'name', ''))}</b>: {count} online"
+        self.header.value = f"<b>{esc(getattr(self.channel, 'name', ''))}</b>: {count} online"
+        self.table.value = (
+            f'<table style="border-collapse:collapse"><tr>{head}</tr>{"".join(rows)}</table>'
         )
-        self.table.value = f'<table style="border-collapse:collapse"><tr>{head}</tr>{"".join(rows)}</table>'
         self.changes_view.value = "<br>".join(
             f"{time.strftime('%H:%M:%S', time.gmtime(t))} {esc(name)} {what}"
             for t, what, _, name in self.changes
@@ -151,7 +153,9 @@ class Chat(LiveView, widgets.VBox):
     def _received(self, event: Any) -> None:
         data = event.data if isinstance(event.data, dict) else {"text": event.data}
         text = str(data.get("text", ""))
-        self.messages.append((event.received_at, event.user_id, self._name_of(event.user_id, data), text, False))
+        self.messages.append(
+            (event.received_at, event.user_id, self._name_of(event.user_id, data), text, False)
+        )
         self._dirty = True
 
     def _members_changed(self, event: Any) -> None:

@@ -16,7 +16,9 @@ class PusherWidget(LiveView, widgets.VBox):
 
     fps = 2.0
 
-    def __init__(self, client: Any, max_lines: int = 50, fps: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, client: Any, max_lines: int = 50, fps: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.client = client
         self.status = StatusBar(client)
@@ -34,7 +36,9 @@ class PusherWidget(LiveView, widgets.VBox):
             self.error_line,
         )
         self.subscribe_button.on_click(lambda _button: self._on_loop(self._subscribe_from_box))
-        self.channel_name.observe(lambda _change: self._on_loop(self._subscribe_from_box), names="value")
+        self.channel_name.observe(
+            lambda _change: self._on_loop(self._subscribe_from_box), names="value"
+        )
         self.refresh()
 
     def _subscribe_from_box(self) -> None:
