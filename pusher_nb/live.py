@@ -309,6 +309,14 @@ class LiveFrame:
     def __repr__(self) -> str:
         return f"<LiveFrame {len(self)} rows x {len(self._cols)} columns, max_rows={self.max_rows}>"
 
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>LiveFrame</b>: {len(self):,} rows held of {self.total:,} received "
+            f"(max_rows={self.max_rows:,}){' &middot; paused' if self._paused else ''}; "
+            "the newest 10:</p>"
+        )
+        return head + self.tail(10)._repr_html_()
+
     @property
     def columns(self) -> list[str]:
         return list(self._cols)

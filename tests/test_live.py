@@ -314,6 +314,15 @@ def test_to_events_rebuilds_the_payloads():
     ]
 
 
+def test_html_repr_shows_counts_and_newest_rows():
+    """In a notebook a LiveFrame shows its counts and its newest rows."""
+    frame = LiveFrame(max_rows=5)
+    for i in range(12):
+        frame.append(Event("t", "c", {"i": i}, None, T0 + i))
+    html = frame._repr_html_()
+    assert "5 rows held of 12 received" in html and "<table" in html and ">11<" in html
+
+
 def test_rejects_bad_max_rows():
     """max_rows must be positive."""
     with pytest.raises(ValueError):

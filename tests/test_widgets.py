@@ -141,6 +141,18 @@ def test_line_chart_traces_hold_the_frame_window_as_float64():
     assert chart.redraws == 1
 
 
+def test_line_breaks_where_the_connection_epoch_changes():
+    """A reconnect (new connection epoch) shows as a break in a line, not a bridge."""
+    frame = LiveFrame()
+    chart = LiveChart(frame, y="price")
+    for i, epoch in enumerate([1, 1, 2, 2]):
+        frame.append(Event("trade", "p", {"price": float(i)}, None, T0 + i), epoch)
+    chart.refresh()
+    y = chart.figure.data[0].y
+    assert y.dtype == np.float64 and len(y) == 5 and np.isnan(y[2])
+    assert y[~np.isnan(y)].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_each_redraw_is_one_batched_update():
     """Every redraw reaches the front end as exactly one update message."""
     frame = LiveFrame()

@@ -122,10 +122,22 @@ class LiveChart(LiveView, widgets.VBox):
             self._draw_groups()
         else:
             xs = self._x_values()
+            gaps = self._reconnect_gaps() if self.kind == "line" else None
             with self.figure.batch_update():
                 for trace, column in zip(self.figure.data, self.y, strict=True):
-                    trace.x = xs
-                    trace.y = self._column(column)
+                    ys = self._column(column)
+                    if gaps is not None:
+                        trace.x, trace.y = _break_at(xs, gaps), _break_at(ys, gaps)
+                    else:
+                        trace.x, trace.y = xs, ys
+
+    def _reconnect_gaps(self) -> np.ndarray | None:
+        """Where the connection epoch changes in the window, so a line does not bridge the gap."""
+        if "epoch" not in self.frame.columns or len(self.frame) < 2:
+            return None
+        epochs = self.frame.window("epoch", self.window)
+        gaps = np.flatnonzero(np.diff(epochs)) + 1
+        return gaps if gaps.size else None
 
     def _draw_groups(self) -> None:
         if self.group_by not in self.frame.columns:
@@ -169,3 +181,7 @@ class LiveChart(LiveView, widgets.VBox):
             trace.x = millis
             for field in ("open", "high", "low", "close"):
                 setattr(trace, field, bars[field].to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _break_at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    return np.insert(values, positions, np.nan)
