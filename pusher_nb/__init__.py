@@ -21,9 +21,33 @@ from .errors import (  # noqa: E402
 )
 from .protocol import Event  # noqa: E402
 
+# The server, LiveFrame and the widgets load on first use: a script that only needs the
+# client does not pay for aiohttp.web, pandas, ipywidgets and plotly at import time.
+_LAZY = {
+    "LocalServer": ".server",
+    "LiveFrame": ".live",
+    "StatusBar": ".widgets",
+    "LiveChart": ".widgets",
+    "PresenceTable": ".widgets",
+    "EventLog": ".widgets",
+    "Chat": ".widgets",
+    "PusherWidget": ".widgets",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pusher_nb' has no attribute {name!r}")
+
 __all__ = [
     "AuthError",
     "Channel",
+    "Chat",
     "Client",
     "ClientEventError",
     "ConfigurationError",
@@ -31,16 +55,23 @@ __all__ = [
     "DecryptionError",
     "EncryptedChannel",
     "Event",
+    "EventLog",
     "InvalidChannelName",
     "InvalidEventName",
     "InvalidInput",
+    "LiveChart",
+    "LiveFrame",
+    "LocalServer",
     "Members",
     "NotConnected",
     "PayloadTooLarge",
     "PresenceChannel",
+    "PresenceTable",
     "PrivateChannel",
     "PusherError",
+    "PusherWidget",
     "RestError",
     "State",
+    "StatusBar",
     "SubscriptionError",
 ]
