@@ -1,0 +1,61 @@
+"""The first cell of a tutorial: your own Pusher app from the environment, or the local server.
+
+``new_client, server = await connect_or_start_local(feeds=("crypto",))`` gives a factory of
+unconnected clients and the local server it started (None when ``PUSHER_KEY`` is set, in which
+case every client comes from :meth:`pusher_nb.Client.from_env`).
+
+Without ``PUSHER_KEY`` the local server hosts one app with soketi's default id and key. Its
+secret is ``PUSHER_NB_LOCAL_SECRET`` when set (else ``app-secret``), and its encryption master
+key ``PUSHER_NB_LOCAL_MASTER_KEY_BASE64`` when set (else a fresh random key on each start).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .client import Client
+
+if TYPE_CHECKING:
+    from .server import LocalServer
+
+__all__ = ["LOCAL_MASTER_KEY_VAR", "LOCAL_SECRET_VAR", "connect_or_start_local"]
+
+LOCAL_SECRET_VAR = "PUSHER_NB_LOCAL_SECRET"
+LOCAL_MASTER_KEY_VAR = "PUSHER_NB_LOCAL_MASTER_KEY_BASE64"
+
+
+async def connect_or_start_local(
+    feeds: Iterable[str] | Mapping[str, Mapping[str, Any]] | str | None = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    **server_options: Any,
+) -> tuple[Callable[..., Client], LocalServer | None]:
+    """``(new_client, server)``: ``new_client(**overrides)`` makes an unconnected Client.
+
+    With ``PUSHER_KEY`` in the environment the clients use it (and the other ``PUSHER_*``
+    variables) and ``server`` is None; otherwise a local server starts on the running loop,
+    on a free port, running the demo ``feeds``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("PUSHER_KEY"):
+
+        def from_env(**overrides: Any) -> Client:
+            return Client.from_env(env, **overrides)
+
+        return from_env, None
+
+    from .server import App, LocalServer
+    from .server.apps import DEFAULT_SECRET
+
+    app = App(
+        secret=env.get(LOCAL_SECRET_VAR) or DEFAULT_SECRET,
+        encryption_master_key_base64=(
+            env.get(LOCAL_MASTER_KEY_VAR) or base64.b64encode(secrets.token_bytes(32)).decode()
+        ),
+    )
+    server = await LocalServer.start(port=0, feeds=feeds, apps=[app], **server_options)
+    return server.client, server
