@@ -102,6 +102,15 @@ def test_missing_values_and_non_dict_payloads():
     assert df["y"].isna().tolist() == [True, True, True, False]
 
 
+def test_flatten_false_keeps_payloads_whole():
+    """flatten=False puts each payload, dict or not, in the data column."""
+    channel = FakeChannel()
+    frame = LiveFrame(channel, flatten=False)
+    channel.send("a", {"x": {"y": 1}}, T0)
+    channel.send("b", 5, T0)
+    assert frame.columns[-1] == "data" and frame.df["data"].tolist() == [{"x": {"y": 1}}, 5]
+
+
 def test_payload_keys_clashing_with_meta_columns_are_prefixed():
     """A payload key called "channel" does not overwrite the channel column."""
     channel = FakeChannel("room")

@@ -173,10 +173,11 @@ def test_group_by_draws_one_trace_per_group():
     frame = LiveFrame()
     chart = LiveChart(frame, y="price", group_by="sym", kind="scatter", window=6)
     prices(frame, 10)
+    frame.append(Event("news", "prices", {"headline": "no symbol"}, None, T0 + 20))
     chart.refresh()
     traces = {t.name: t for t in chart.figure.data}
     assert set(traces) == {"A", "B"} and traces["A"].mode == "markers"
-    assert traces["A"].y.tolist() == [104.0, 106.0, 108.0]
+    assert traces["A"].y.tolist() == [106.0, 108.0]
     assert traces["B"].y.tolist() == [105.0, 107.0, 109.0]
 
 

@@ -146,7 +146,7 @@ class LiveChart(LiveView, widgets.VBox):
         xs = self._x_values()
         ys = self._column(self.y[0])
         for key in pd.unique(keys):
-            if key not in self._groups:
+            if key is not None and key not in self._groups:
                 self._groups[key] = len(self.figure.data)
                 self.figure.add_trace(self._trace(str(key)))
         with self.figure.batch_update():
