@@ -6,10 +6,10 @@ import json
 
 import aiohttp
 import pytest
+from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
 
 from pusher_nb import auth
 from pusher_nb.server import LocalServer
-from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
 
 pytestmark = [pytest.mark.node, pytest.mark.soketi]
 
@@ -20,7 +20,9 @@ async def rest_trigger(host, port, app_id, key, secret, channel, event, data) ->
     params = auth.signed_rest_params(key, secret, "POST", path, body=body)
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            f"http://{host}:{port}{path}", params=params, data=body,
+            f"http://{host}:{port}{path}",
+            params=params,
+            data=body,
             headers={"Content-Type": "application/json"},
         ) as response:
             assert response.status == 200, await response.text()
@@ -52,11 +54,13 @@ async def scenario(host, port, app_id, key, secret) -> dict[str, list]:
         await rest_trigger(*trigger, "cache-conf", "score", {"home": 1, "away": 0})
         await alice.event("cache-conf", "score")
 
-        await bob.command(op="client_event", channel="private-conf", event="client-hi",
-                          data={"from": "bob"})
+        await bob.command(
+            op="client_event", channel="private-conf", event="client-hi", data={"from": "bob"}
+        )
         await alice.event("private-conf", "client-hi")
-        await bob.command(op="client_event", channel="presence-conf", event="client-wave",
-                          data={"from": "bob"})
+        await bob.command(
+            op="client_event", channel="presence-conf", event="client-wave", data={"from": "bob"}
+        )
         await alice.event("presence-conf", "client-wave")
 
         carol = await PusherJs.connect(host, port, key, endpoint, "carol")

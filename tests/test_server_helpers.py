@@ -7,25 +7,20 @@ import contextlib
 import json
 from typing import Any
 
-import pytest
 import websockets
+from support import PEERS_DIR, node_executable, require_node_package, timeout
 
 from pusher_nb import auth
 from pusher_nb.protocol import decode_data
 from pusher_nb.server import App, LocalServer
-from support import PEERS_DIR, node_executable, require_node_package, timeout
 
 MASTER_KEY = "OHRXNUZRTG5pUTFzQlFGd3J3N3Q2VFZFc0paZDEweVk="
 
 
-@pytest.fixture
-async def server():
-    """A local server with no feeds and an encryption master key, on a free port."""
-    local = await LocalServer.start(
-        port=0, feeds=(), apps=[App(encryption_master_key_base64=MASTER_KEY)]
-    )
-    yield local
-    await local.stop()
+def local_server(**app_options):
+    """A local server with no feeds and an encryption master key, for ``async with``."""
+    app = App(encryption_master_key_base64=MASTER_KEY, **app_options)
+    return LocalServer.start(port=0, feeds=(), apps=[app])
 
 
 class RawClient:
@@ -42,9 +37,7 @@ class RawClient:
         cls, server: LocalServer, key: str | None = None, query: str = "?protocol=7"
     ) -> RawClient:
         url = f"ws://{server.host}:{server.port}/app/{key or server.key}{query}"
-        ws = await websockets.connect(
-            url, open_timeout=timeout(5), compression=None, max_size=None
-        )
+        ws = await websockets.connect(url, open_timeout=timeout(5), compression=None, max_size=None)
         client = cls(ws, server)
         if key is None and query == "?protocol=7":
             hello = await client.recv()
@@ -65,7 +58,9 @@ class RawClient:
         async with asyncio.timeout(timeout(seconds)):
             while True:
                 message = await self.recv(seconds)
-                if message["event"] == event and (channel is None or message.get("channel") == channel):
+                if message["event"] == event and (
+                    channel is None or message.get("channel") == channel
+                ):
                     return message
                 self.skipped.append(message)
 
@@ -195,10 +190,12 @@ class PusherJs(NodeProcess):
 
     async def event(self, channel: str, event: str, seconds: float = 10.0, **match) -> dict:
         return await self.wait_for(
-            lambda line: line["type"] == "event"
-            and line["channel"] == channel
-            and line["event"] == event
-            and all(line.get(k) == v for k, v in match.items()),
+            lambda line: (
+                line["type"] == "event"
+                and line["channel"] == channel
+                and line["event"] == event
+                and all(line.get(k) == v for k, v in match.items())
+            ),
             seconds,
         )
 

@@ -9,13 +9,22 @@ import re
 
 import pytest
 import websockets
+from support import eventually, timeout
+from test_server_helpers import RawClient, local_server
 
 from pusher_nb import auth, crypto
 from pusher_nb.server import App, LocalServer
-from support import eventually, timeout
-from test_server_helpers import RawClient, server  # noqa: F401 - fixture
 
 ALICE = {"user_id": "alice", "user_info": {"name": "Alice"}}
+
+
+@pytest.fixture
+async def server():
+    """A local server with no feeds, on a free port."""
+    async with local_server() as local:
+        yield local
+
+
 BOB = {"user_id": "bob", "user_info": {"name": "Bob"}}
 
 
@@ -38,8 +47,15 @@ async def test_ping_is_answered_with_pong(server):
 
 @pytest.mark.parametrize(
     "channel",
-    ["prices", "cache-prices", "private-orders", "private-cache-orders",
-     "private-encrypted-secrets", "presence-room", "presence-cache-room"],
+    [
+        "prices",
+        "cache-prices",
+        "private-orders",
+        "private-cache-orders",
+        "private-encrypted-secrets",
+        "presence-room",
+        "presence-cache-room",
+    ],
 )
 async def test_subscribe_each_kind(server, channel):
     """Every channel kind accepts a correctly signed subscription."""
@@ -47,7 +63,9 @@ async def test_subscribe_each_kind(server, channel):
     ok = await client.subscribe(channel, ALICE if channel.startswith("presence-") else None)
     if channel.startswith("presence-"):
         assert ok["data"]["presence"] == {
-            "ids": ["alice"], "hash": {"alice": {"name": "Alice"}}, "count": 1
+            "ids": ["alice"],
+            "hash": {"alice": {"name": "Alice"}},
+            "count": 1,
         }
     else:
         assert ok["data"] == {}
@@ -76,9 +94,14 @@ async def test_presence_signature_covers_channel_data(server):
     client = await RawClient.connect(server)
     signed = client.auth_for("presence-room", ALICE)
     await client.send(
-        {"event": "pusher:subscribe",
-         "data": {"channel": "presence-room", "auth": signed["auth"],
-                  "channel_data": json.dumps(BOB)}}
+        {
+            "event": "pusher:subscribe",
+            "data": {
+                "channel": "presence-room",
+                "auth": signed["auth"],
+                "channel_data": json.dumps(BOB),
+            },
+        }
     )
     assert (await client.recv())["event"] == "pusher:subscription_error"
 
@@ -88,8 +111,10 @@ async def test_signature_for_another_socket_is_refused(server):
     first = await RawClient.connect(server)
     second = await RawClient.connect(server)
     await second.send(
-        {"event": "pusher:subscribe",
-         "data": {"channel": "private-a", **first.auth_for("private-a")}}
+        {
+            "event": "pusher:subscribe",
+            "data": {"channel": "private-a", **first.auth_for("private-a")},
+        }
     )
     assert (await second.recv())["event"] == "pusher:subscription_error"
 
@@ -197,21 +222,34 @@ async def test_presence_joiner_sees_existing_members_and_others_see_it(server):
     ok = await bob.subscribe("presence-x", BOB)
     assert sorted(ok["data"]["presence"]["ids"]) == ["alice", "bob"]
     assert (await alice.expect("pusher_internal:member_added"))["data"]["user_id"] == "bob"
-    assert [m for m in await bob.quiet(0.2) if m["event"].startswith("pusher_internal:member")] == []
+    assert [
+        m for m in await bob.quiet(0.2) if m["event"].startswith("pusher_internal:member")
+    ] == []
 
 
 async def test_presence_member_limits(server):
     """A user_info over 1 KB, or a missing user_id, is refused with subscription_error."""
     client = await RawClient.connect(server)
     big = {"user_id": "u", "user_info": {"bio": "x" * 2000}}
-    await client.send({"event": "pusher:subscribe",
-                       "data": {"channel": "presence-big", **client.auth_for("presence-big", big)}})
+    await client.send(
+        {
+            "event": "pusher:subscribe",
+            "data": {"channel": "presence-big", **client.auth_for("presence-big", big)},
+        }
+    )
     assert (await client.recv())["data"]["type"] == "LimitReached"
     bad = json.dumps({"user_info": {}})
     signature = auth.sign(server.secret, f"{client.socket_id}:presence-big:{bad}")
-    await client.send({"event": "pusher:subscribe",
-                       "data": {"channel": "presence-big", "auth": f"{server.key}:{signature}",
-                                "channel_data": bad}})
+    await client.send(
+        {
+            "event": "pusher:subscribe",
+            "data": {
+                "channel": "presence-big",
+                "auth": f"{server.key}:{signature}",
+                "channel_data": bad,
+            },
+        }
+    )
     assert "user_id" in (await client.expect("pusher:subscription_error"))["data"]["error"]
 
 
@@ -262,8 +300,12 @@ async def test_signin_success_and_user_channel(server):
 async def test_bad_signin_closes_with_4009(server):
     """A pusher:signin with a wrong signature closes the socket with 4009."""
     client = await RawClient.connect(server)
-    await client.send({"event": "pusher:signin",
-                       "data": {"auth": f"{server.key}:{'0' * 64}", "user_data": '{"id":"1"}'}})
+    await client.send(
+        {
+            "event": "pusher:signin",
+            "data": {"auth": f"{server.key}:{'0' * 64}", "user_data": '{"id":"1"}'},
+        }
+    )
     assert (await client.expect("pusher:error"))["data"]["code"] == 4009
     with pytest.raises(websockets.ConnectionClosed):
         await client.recv()
@@ -315,7 +357,10 @@ BAD_FRAMES = [
     ('{"event": "pusher:subscribe", "data": {"channel": "' + "a" * 201 + '"}}', "limit is 200"),
     ('{"event": "pusher:subscribe", "data": {"channel": ""}}', "empty"),
     ('{"event": "pusher:unsubscribe", "data": {}}', "needs data"),
-    ('{"event": "client-x", "channel": "private-x", "data": ' + '"' + "y" * 40_000 + '"}', "Frame of"),
+    (
+        '{"event": "client-x", "channel": "private-x", "data": ' + '"' + "y" * 40_000 + '"}',
+        "Frame of",
+    ),
 ]
 
 
@@ -346,9 +391,27 @@ async def test_binary_frames_are_read_as_text(server):
 async def test_garbage_never_takes_the_server_down(server):
     """Hundreds of random frames leave the connection, and everyone else, working."""
     rng = random.Random(1234)
-    pieces = ['{', '}', '"event"', '"pusher:subscribe"', '"client-x"', '"channel"', '"data"',
-              ':', ',', '[', ']', 'null', '1e999', '"private-x"', '"presence-y"', '"\\u0000"',
-              '{"channel":"private-x","auth":"a:b"}', '"channel_data"', '"#server-to-user-1"']
+    pieces = [
+        "{",
+        "}",
+        '"event"',
+        '"pusher:subscribe"',
+        '"client-x"',
+        '"channel"',
+        '"data"',
+        ":",
+        ",",
+        "[",
+        "]",
+        "null",
+        "1e999",
+        '"private-x"',
+        '"presence-y"',
+        '"\\u0000"',
+        '{"channel":"private-x","auth":"a:b"}',
+        '"channel_data"',
+        '"#server-to-user-1"',
+    ]
     bystander = await RawClient.connect(server)
     await bystander.subscribe("private-x")
     client = await RawClient.connect(server)
@@ -405,14 +468,16 @@ async def test_slow_consumer_is_dropped_without_delaying_others():
         fast = await RawClient.connect(local)
         await fast.subscribe("firehose")
         url = f"ws://{local.host}:{local.port}/app/{local.key}?protocol=7"
-        slow = await websockets.connect(url, max_queue=1, compression=None)
+        slow = await websockets.connect(
+            url, max_queue=1, compression=None, close_timeout=timeout(0.5)
+        )
         hello = json.loads(await slow.recv())
         assert hello["event"] == "pusher:connection_established"
         await slow.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "firehose"}}))
         await eventually(lambda: len(local.states[0].channels["firehose"].subscribers) == 2)
         payload = {"blob": "z" * 8000}
         received = 0
-        for n in range(600):
+        for _ in range(600):
             await local.trigger("firehose", "chunk", payload)
             while True:
                 message = await fast.recv()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
 
 from pusher_nb.server import App, LocalServer
-from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
 
 pytestmark = pytest.mark.node
 
@@ -92,15 +92,17 @@ async def test_two_clients_presence_and_client_events(setup):
     added = await alice.event("presence-js", "pusher:member_added")
     assert added["data"] == {"id": "bob", "info": {"name": "Bob"}}
 
-    await bob.command(op="client_event", channel="presence-js", event="client-wave",
-                      data={"text": "hi"})
+    await bob.command(
+        op="client_event", channel="presence-js", event="client-wave", data={"text": "hi"}
+    )
     wave = await alice.event("presence-js", "client-wave")
     assert wave["data"] == {"text": "hi"} and wave["user_id"] == "bob"
 
     await alice.subscribe("private-js-room")
     await bob.subscribe("private-js-room")
-    await alice.command(op="client_event", channel="private-js-room", event="client-ping",
-                        data={"n": 1})
+    await alice.command(
+        op="client_event", channel="private-js-room", event="client-ping", data={"n": 1}
+    )
     assert (await bob.event("private-js-room", "client-ping"))["data"] == {"n": 1}
     assert not [e for e in alice.events() if e["event"] == "client-ping"]
 

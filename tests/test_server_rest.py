@@ -9,11 +9,10 @@ import time
 import aiohttp
 import pusher
 import pytest
+from support import eventually
+from test_server_helpers import MASTER_KEY, RawClient, local_server
 
 from pusher_nb import auth, crypto
-from pusher_nb.server import App, LocalServer
-from support import eventually
-from test_server_helpers import MASTER_KEY, RawClient
 
 ALICE = {"user_id": "alice", "user_info": {"name": "Alice"}}
 
@@ -21,16 +20,19 @@ ALICE = {"user_id": "alice", "user_info": {"name": "Alice"}}
 @pytest.fixture
 async def server():
     """A local server whose app id is numeric, as pusher-http-python insists."""
-    app = App(app_id="4242", encryption_master_key_base64=MASTER_KEY)
-    local = await LocalServer.start(port=0, feeds=(), apps=[app])
-    yield local
-    await local.stop()
+    async with local_server(app_id="4242") as local:
+        yield local
 
 
 def official(local, **options) -> pusher.Pusher:
     return pusher.Pusher(
-        app_id=local.app_id, key=local.key, secret=local.secret,
-        host=local.host, port=local.port, ssl=False, **options,
+        app_id=local.app_id,
+        key=local.key,
+        secret=local.secret,
+        host=local.host,
+        port=local.port,
+        ssl=False,
+        **options,
     )
 
 
@@ -39,8 +41,9 @@ async def call(function, *args, **kwargs):
     return await asyncio.to_thread(function, *args, **kwargs)
 
 
-async def signed(local, method, path, params=None, body=None, timestamp=None, secret=None,
-                 tamper=None):
+async def signed(
+    local, method, path, params=None, body=None, timestamp=None, secret=None, tamper=None
+):
     """A raw REST request signed with auth.py; ``tamper`` edits the params after signing."""
     raw = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     query = auth.signed_rest_params(
@@ -50,7 +53,10 @@ async def signed(local, method, path, params=None, body=None, timestamp=None, se
         tamper(query)
     async with aiohttp.ClientSession() as session:
         async with session.request(
-            method, f"{local.url}{path}", params=query, data=raw,
+            method,
+            f"{local.url}{path}",
+            params=query,
+            data=raw,
             headers={"Content-Type": "application/json"},
         ) as response:
             return response.status, await response.json()
@@ -82,14 +88,20 @@ async def test_trigger_with_info_reports_channel_attributes(server):
     client = await RawClient.connect(server)
     await client.subscribe("presence-lobby", ALICE)
     await client.subscribe("plain")
-    body = {"name": "e", "data": "{}", "channels": ["presence-lobby", "plain"],
-            "info": "user_count,subscription_count"}
+    body = {
+        "name": "e",
+        "data": "{}",
+        "channels": ["presence-lobby", "plain"],
+        "info": "user_count,subscription_count",
+    }
     status, answer = await signed(server, "POST", f"/apps/{server.app_id}/events", body=body)
     assert status == 200
-    assert answer == {"channels": {
-        "presence-lobby": {"user_count": 1, "subscription_count": 1},
-        "plain": {"subscription_count": 1},
-    }}
+    assert answer == {
+        "channels": {
+            "presence-lobby": {"user_count": 1, "subscription_count": 1},
+            "plain": {"subscription_count": 1},
+        }
+    }
 
 
 async def test_trigger_batch(server):
@@ -97,10 +109,13 @@ async def test_trigger_batch(server):
     client = await RawClient.connect(server)
     await client.subscribe("b1")
     await client.subscribe("b2")
-    await call(official(server).trigger_batch, [
-        {"channel": "b1", "name": "one", "data": {"n": 1}},
-        {"channel": "b2", "name": "two", "data": {"n": 2}},
-    ])
+    await call(
+        official(server).trigger_batch,
+        [
+            {"channel": "b1", "name": "one", "data": {"n": 1}},
+            {"channel": "b2", "name": "two", "data": {"n": 2}},
+        ],
+    )
     assert (await client.expect("one", "b1"))["data"] == {"n": 1}
     assert (await client.expect("two", "b2"))["data"] == {"n": 2}
 
@@ -235,7 +250,9 @@ async def test_batch_limits(server):
     )
     assert status == 400 and "10" in answer["error"]
     bad = batch[:2] + [{"name": "e", "data": "{}", "channel": "bad name"}]
-    status, _ = await signed(server, "POST", f"/apps/{server.app_id}/batch_events", body={"batch": bad})
+    status, _ = await signed(
+        server, "POST", f"/apps/{server.app_id}/batch_events", body={"batch": bad}
+    )
     assert status == 400
     assert [m for m in await client.quiet(0.2) if m["event"] == "e"] == []
 

@@ -298,9 +298,7 @@ class AppState:
                 continue
             channel.count_sent = count
             data = orjson.dumps({"subscription_count": count}).decode()
-            self.deliver(
-                channel, event_frame("pusher_internal:subscription_count", name, data)
-            )
+            self.deliver(channel, event_frame("pusher_internal:subscription_count", name, data))
 
     def close(self) -> None:
         if self._counts_timer is not None:

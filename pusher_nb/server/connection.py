@@ -189,7 +189,9 @@ class Connection:
             if not verify_channel_auth(
                 app.key, app.secret, self.socket_id, name, data.get("auth"), channel_data
             ):
-                signed = "SOCKET_ID:CHANNEL:CHANNEL_DATA" if kind.is_presence else "SOCKET_ID:CHANNEL"
+                signed = (
+                    "SOCKET_ID:CHANNEL:CHANNEL_DATA" if kind.is_presence else "SOCKET_ID:CHANNEL"
+                )
                 self.refuse(
                     name,
                     "AuthError",

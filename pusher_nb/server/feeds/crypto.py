@@ -65,6 +65,4 @@ async def run(
             half_spread = price * rng.uniform(0.00002, 0.0002)
             bid = round(price - half_spread, decimals)
             ask = max(round(price + half_spread, decimals), round(bid + 10**-decimals, decimals))
-            context.publish(
-                channel, "quote", {"symbol": symbol, "bid": bid, "ask": ask, "ts": now}
-            )
+            context.publish(channel, "quote", {"symbol": symbol, "bid": bid, "ask": ask, "ts": now})

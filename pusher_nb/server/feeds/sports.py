@@ -39,7 +39,13 @@ TEAMS = {
 
 # event type: relative weight per tick
 EVENT_WEIGHTS = {
-    "shot": 30, "corner": 18, "foul": 25, "yellow_card": 7, "goal": 8, "substitution": 6, None: 20
+    "shot": 30,
+    "corner": 18,
+    "foul": 25,
+    "yellow_card": 7,
+    "goal": 8,
+    "substitution": 6,
+    None: 20,
 }
 
 
