@@ -4,8 +4,8 @@
 unconnected clients and the local server it started (None when ``PUSHER_KEY`` is set, in which
 case every client comes from :meth:`pusher_nb.Client.from_env`).
 
-Without ``PUSHER_KEY`` the local server hosts one app with soketi's default id and key. Its
-secret is ``PUSHER_NB_LOCAL_SECRET`` when set (else ``app-secret``), and its encryption master
+Without ``PUSHER_KEY`` the local server hosts one app: id ``LOCAL_APP_ID`` (numeric, as
+Pusher's own server libraries require) and soketi's default key, ``app-key``. Its secret is ``PUSHER_NB_LOCAL_SECRET`` when set (else ``app-secret``), and its encryption master
 key ``PUSHER_NB_LOCAL_MASTER_KEY_BASE64`` when set (else a fresh random key on each start).
 """
 
@@ -22,8 +22,9 @@ from .client import Client
 if TYPE_CHECKING:
     from .server import LocalServer
 
-__all__ = ["LOCAL_MASTER_KEY_VAR", "LOCAL_SECRET_VAR", "connect_or_start_local"]
+__all__ = ["LOCAL_APP_ID", "LOCAL_MASTER_KEY_VAR", "LOCAL_SECRET_VAR", "connect_or_start_local"]
 
+LOCAL_APP_ID = "1000001"
 LOCAL_SECRET_VAR = "PUSHER_NB_LOCAL_SECRET"
 LOCAL_MASTER_KEY_VAR = "PUSHER_NB_LOCAL_MASTER_KEY_BASE64"
 
@@ -52,6 +53,7 @@ async def connect_or_start_local(
     from .server.apps import DEFAULT_SECRET
 
     app = App(
+        app_id=LOCAL_APP_ID,
         secret=env.get(LOCAL_SECRET_VAR) or DEFAULT_SECRET,
         encryption_master_key_base64=(
             env.get(LOCAL_MASTER_KEY_VAR) or base64.b64encode(secrets.token_bytes(32)).decode()
