@@ -1,0 +1,1 @@
+"""Speed and memory figures for pusher_nb: ``python -m benchmarks [--quick] [--only SECTIONS]``."""
