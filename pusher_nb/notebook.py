@@ -11,6 +11,7 @@ key ``PUSHER_NB_LOCAL_MASTER_KEY_BASE64`` when set (else a fresh random key on e
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
@@ -22,7 +23,13 @@ from .client import Client
 if TYPE_CHECKING:
     from .server import LocalServer
 
-__all__ = ["LOCAL_APP_ID", "LOCAL_MASTER_KEY_VAR", "LOCAL_SECRET_VAR", "connect_or_start_local"]
+__all__ = [
+    "LOCAL_APP_ID",
+    "LOCAL_MASTER_KEY_VAR",
+    "LOCAL_SECRET_VAR",
+    "connect_or_start_local",
+    "wait_until",
+]
 
 LOCAL_APP_ID = "1000001"
 LOCAL_SECRET_VAR = "PUSHER_NB_LOCAL_SECRET"
@@ -61,3 +68,23 @@ async def connect_or_start_local(
     )
     server = await LocalServer.start(port=0, feeds=feeds, apps=[app], **server_options)
     return server.client, server
+
+
+async def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 10.0,  # noqa: ASYNC109 - the same shape as LiveFrame.wait
+    interval: float = 0.05,
+) -> Any:
+    """Wait until ``condition()`` is truthy and return its value; TimeoutError after ``timeout`` s.
+
+    A tutorial cell awaits this instead of sleeping a guessed time, and never waits forever.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if loop.time() >= deadline:
+            raise TimeoutError(f"condition still false after {timeout} s")
+        await asyncio.sleep(interval)
