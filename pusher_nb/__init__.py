@@ -32,6 +32,10 @@ _LAZY = {
     "EventLog": ".widgets",
     "Chat": ".widgets",
     "PusherWidget": ".widgets",
+    "Recorder": ".record",
+    "replay": ".record",
+    "save_events": ".record",
+    "load_events": ".record",
 }
 
 
@@ -70,8 +74,12 @@ __all__ = [
     "PrivateChannel",
     "PusherError",
     "PusherWidget",
+    "Recorder",
     "RestError",
     "State",
     "StatusBar",
     "SubscriptionError",
+    "load_events",
+    "replay",
+    "save_events",
 ]

@@ -285,6 +285,27 @@ class HttpAuthorizer:
             raise AuthError(f"auth endpoint {self.endpoint} did not answer JSON") from None
 
 
+def choose_authorizer(
+    authorizer: Any,
+    endpoint: str | None,
+    headers: Mapping[str, str] | None,
+    key: str,
+    secret: str | None,
+    user_data: Mapping[str, Any] | None,
+    master_key: bytes | None,
+) -> Any:
+    """The client's authorizer: an explicit callable, else an HTTP endpoint, else local signing."""
+    if authorizer is not None:
+        if not callable(authorizer):
+            raise ConfigurationError("authorizer must be callable(socket_id, channel_name)")
+        return authorizer
+    if endpoint is not None:
+        return HttpAuthorizer(endpoint, headers)
+    if secret is not None:
+        return LocalAuthorizer(key, secret, user_data, master_key)
+    return None
+
+
 async def call_authorizer(
     authorizer: AuthorizerCallable, socket_id: str, channel: str
 ) -> Mapping[str, Any]:

@@ -7,12 +7,11 @@ handlers are called on that loop and the notebook stays responsive between event
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,9 +19,9 @@ import websockets
 from websockets.asyncio.client import connect as ws_connect
 
 from . import __version__
-from .auth import HttpAuthorizer, LocalAuthorizer, call_authorizer, user_signin
+from .auth import LocalAuthorizer, call_authorizer, choose_authorizer, user_signin
 from .channels import Channel, EncryptedChannel, EventEmitter, PresenceChannel, channel_class
-from .connection import ConnectionSettings
+from .connection import ClientStats, ConnectionSettings, State
 from .crypto import decode_master_key, decode_shared_secret
 from .errors import (
     AuthError,
@@ -43,36 +42,12 @@ from .protocol import (
     encode_frame,
     validate_channel_name,
 )
-from .rest import RestClient
+from .rest import RestMethods
 
 log = logging.getLogger("pusher_nb")
 
 
-class State(enum.StrEnum):
-    """The connection states, with pusher-js's names."""
-
-    INITIALIZED = "initialized"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
-    DISCONNECTED = "disconnected"
-
-
-class ClientStats:
-    """Counters a status view shows; nothing here is secret."""
-
-    __slots__ = ("events_received", "reconnects", "last_error", "connection_epoch", "connected_at")
-
-    def __init__(self) -> None:
-        self.events_received = 0
-        self.reconnects = 0
-        self.last_error: str | None = None
-        self.connection_epoch = 0
-        self.connected_at: float | None = None
-
-
-class Client:
+class Client(RestMethods):
     """A Pusher Channels connection; ``async with Client(...) as client`` connects and closes."""
 
     def __init__(
@@ -111,7 +86,9 @@ class Client:
         self.user_data = dict(user_data) if user_data is not None else None
         if self.user_data is not None and self.user_data.get("user_id") in (None, ""):
             raise ConfigurationError("user_data needs a non-empty user_id")
-        self._authorizer = self._choose_authorizer(authorizer, auth_endpoint, auth_headers)
+        self._authorizer = choose_authorizer(
+            authorizer, auth_endpoint, auth_headers, key, secret, self.user_data, self._master_key
+        )
         self.activity_timeout = activity_timeout
         self.pong_timeout = pong_timeout
         self.connect_timeout = connect_timeout
@@ -133,7 +110,7 @@ class Client:
         self._connected_event: asyncio.Event | None = None
         self._closing = False
         self._last_received = 0.0
-        self._rest: RestClient | None = None
+        self._rest = None
         self._signin_future: asyncio.Future | None = None
         self._server_activity_timeout: float | None = None
 
@@ -485,17 +462,6 @@ class Client:
             channel.members.my_id = _presence_user_id(answer.get("channel_data"))
         return answer
 
-    def _choose_authorizer(self, authorizer: Any, endpoint: str | None, headers: Any) -> Any:
-        if authorizer is not None:
-            if not callable(authorizer):
-                raise ConfigurationError("authorizer must be callable(socket_id, channel_name)")
-            return authorizer
-        if endpoint is not None:
-            return HttpAuthorizer(endpoint, headers)
-        if self._secret is not None:
-            return LocalAuthorizer(self.key, self._secret, self.user_data, self._master_key)
-        return None
-
     # -- sending --
 
     async def _send(self, frame: str) -> None:
@@ -527,49 +493,6 @@ class Client:
         await self._send(encode_frame("pusher:signin", payload))
         self.user = await asyncio.wait_for(self._signin_future, self.subscribe_timeout)
         return self.user
-
-    # -- REST --
-
-    @property
-    def rest(self) -> RestClient:
-        """The REST client for this app (needs app_id and secret)."""
-        if self._rest is None:
-            if not self.app_id or not self._secret:
-                raise ConfigurationError("the REST API needs app_id= and secret= on the Client")
-            self._rest = RestClient(
-                self.settings.rest_url(), self.app_id, self.key, self._secret,
-                self._master_key, self.max_event_data_bytes,
-            )
-        return self._rest
-
-    async def trigger(
-        self,
-        channels: str | Iterable[str],
-        event_name: str,
-        data: Any,
-        socket_id: str | None = None,
-        info: Iterable[str] | None = None,
-    ) -> dict:
-        """Publish through the REST API (encrypting for an encrypted channel)."""
-        return await self.rest.trigger(channels, event_name, data, socket_id, info)
-
-    async def trigger_batch(self, events: Iterable[Mapping[str, Any]]) -> dict:
-        return await self.rest.trigger_batch(events)
-
-    async def channels(
-        self, prefix: str | None = None, info: Iterable[str] | None = None
-    ) -> dict[str, dict]:
-        """Occupied channels on the server (REST), optionally only those starting with prefix."""
-        return await self.rest.channels(prefix, info)
-
-    async def channel_info(self, channel: str, info: Iterable[str] | None = None) -> dict:
-        return await self.rest.channel_info(channel, info)
-
-    async def users(self, channel: str) -> list[str]:
-        return await self.rest.users(channel)
-
-    async def terminate_connections(self, user_id: str) -> dict:
-        return await self.rest.terminate_connections(user_id)
 
 
 def _presence_user_id(channel_data: Any) -> str | None:

@@ -1,7 +1,8 @@
-"""Where a client connects: Pusher cloud by cluster, or a self-hosted host and port."""
+"""Where a client connects (Pusher cloud by cluster, or a host and port) and how it is doing."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, replace
 
 from . import __version__
@@ -55,3 +56,27 @@ class ConnectionSettings:
         port = 443 if self.port == 80 else self.port
         rest_port = 443 if self.rest_port == 80 else self.rest_port
         return replace(self, tls=True, port=port, rest_port=rest_port)
+
+
+class State(enum.StrEnum):
+    """The connection states, with pusher-js's names."""
+
+    INITIALIZED = "initialized"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+    DISCONNECTED = "disconnected"
+
+
+class ClientStats:
+    """Counters a status view shows; nothing here is secret."""
+
+    __slots__ = ("events_received", "reconnects", "last_error", "connection_epoch", "connected_at")
+
+    def __init__(self) -> None:
+        self.events_received = 0
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.connection_epoch = 0
+        self.connected_at: float | None = None

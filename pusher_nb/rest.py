@@ -202,3 +202,47 @@ class RestClient:
             raise RestError(code, text, url)  # soketi reports some errors with HTTP 200
         return answer
 
+
+class RestMethods:
+    """The REST calls as methods of the Client, which supplies the settings and the secret."""
+
+    @property
+    def rest(self) -> RestClient:
+        """The REST client for this app (needs app_id and secret)."""
+        if self._rest is None:
+            if not self.app_id or not self._secret:
+                raise ConfigurationError("the REST API needs app_id= and secret= on the Client")
+            self._rest = RestClient(
+                self.settings.rest_url(), self.app_id, self.key, self._secret,
+                self._master_key, self.max_event_data_bytes,
+            )
+        return self._rest
+
+    async def trigger(
+        self,
+        channels: str | Iterable[str],
+        event_name: str,
+        data: Any,
+        socket_id: str | None = None,
+        info: Iterable[str] | None = None,
+    ) -> dict:
+        """Publish through the REST API (encrypting for an encrypted channel)."""
+        return await self.rest.trigger(channels, event_name, data, socket_id, info)
+
+    async def trigger_batch(self, events: Iterable[Mapping[str, Any]]) -> dict:
+        return await self.rest.trigger_batch(events)
+
+    async def channels(
+        self, prefix: str | None = None, info: Iterable[str] | None = None
+    ) -> dict[str, dict]:
+        """Occupied channels on the server (REST), optionally only those starting with prefix."""
+        return await self.rest.channels(prefix, info)
+
+    async def channel_info(self, channel: str, info: Iterable[str] | None = None) -> dict:
+        return await self.rest.channel_info(channel, info)
+
+    async def users(self, channel: str) -> list[str]:
+        return await self.rest.users(channel)
+
+    async def terminate_connections(self, user_id: str) -> dict:
+        return await self.rest.terminate_connections(user_id)
