@@ -191,8 +191,12 @@ class AppState:
             self._remove_member(channel, user_id, conn)
         else:
             self._count_changed(channel)
-        if channel.idle:
-            del self.channels[name]
+        self._drop_if_idle(channel)
+
+    def _drop_if_idle(self, channel: Channel) -> None:
+        # a nested close (a slow consumer dropped while we announced) may have dropped it already
+        if channel.idle and self.channels.get(channel.name) is channel:
+            del self.channels[channel.name]
 
     def member_count(self, name: str) -> int:
         channel = self.channels.get(name)
@@ -236,8 +240,7 @@ class AppState:
         channel = self.channels.get(name)
         if channel is not None:
             self._remove_member(channel, user_id, ("virtual", user_id))
-            if channel.idle:
-                del self.channels[name]
+            self._drop_if_idle(channel)
 
     def client_event_from(self, name: str, event: str, data: Any, user_id: str) -> int:
         """Deliver a client event on behalf of a virtual member (it has no socket to exclude)."""

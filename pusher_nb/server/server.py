@@ -40,6 +40,7 @@ class LocalServer:
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
         subscription_count_interval: float = 0.05,
         close_timeout: float = 3.0,
+        pong_timeout: float = PONG_TIMEOUT,
     ) -> None:
         self.apps = make_apps(apps)
         self.bind_host = host
@@ -47,6 +48,7 @@ class LocalServer:
         self.port = port
         self.activity_timeout = activity_timeout
         self.close_timeout = close_timeout
+        self.pong_timeout = pong_timeout
         self.states = [
             AppState(
                 app,
@@ -178,15 +180,15 @@ class LocalServer:
 
     async def _sweep(self) -> None:
         """Ping sockets that went quiet, and drop the ones that stay quiet (4201)."""
-        quiet = self.activity_timeout + PONG_TIMEOUT
-        interval = max(0.5, min(10.0, self.activity_timeout / 4))
+        quiet = self.activity_timeout + self.pong_timeout
+        interval = max(0.1, min(10.0, self.activity_timeout / 4, self.pong_timeout / 4))
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for state in self.states:
                 for conn in list(state.connections.values()):
                     idle = now - conn.last_seen
-                    if idle > quiet + PONG_TIMEOUT:
+                    if idle > quiet + self.pong_timeout:
                         conn.close(4201, "Pong reply not received")
                     elif idle > quiet and not conn.pinged:
                         conn.pinged = True
