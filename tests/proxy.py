@@ -58,7 +58,7 @@ class FaultProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while chunk := await reader.read(65536):
-                while self.stalled:  # half-open: hold the bytes, close nothing
+                while self.stalled:  # noqa: ASYNC110 - half-open: hold the bytes, close nothing
                     await asyncio.sleep(0.05)
                 if self.delay:
                     await asyncio.sleep(self.delay)

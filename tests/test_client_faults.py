@@ -11,11 +11,11 @@ import json
 import time
 
 import pytest
+from support import eventually, timeout
 from websockets.asyncio.server import serve
 
 import pusher_nb
 from pusher_nb.errors import ConnectionRefused, NotConnected
-from support import eventually, timeout
 
 
 class ScriptedServer:

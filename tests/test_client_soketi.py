@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 import websockets
 from aiohttp import web
+from support import Soketi, eventually, timeout
 
 import pusher_nb
 from pusher_nb import auth
@@ -20,7 +21,6 @@ from pusher_nb.errors import (
     RestError,
     SubscriptionError,
 )
-from support import Soketi, eventually, timeout
 
 MASTER_KEY = "OHRXNUZRTG5pUTFzQlFGd3J3N3Q2VFZFc0paZDEweVk="
 

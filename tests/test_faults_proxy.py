@@ -7,14 +7,13 @@ LiveFrame received before the fault still there, the reconnect visible in its ep
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
-
-import pusher_nb
 from proxy import FaultProxy
 from support import eventually, timeout
+
+import pusher_nb
 
 
 @pytest.fixture
