@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,23 @@ from .protocol import (
 from .rest import RestMethods
 
 log = logging.getLogger("pusher_nb")
+
+
+class _RedactAuth(logging.Filter):
+    """Frame logs (websockets at DEBUG) must not show the auth tokens that subscribe and signin carry."""
+
+    _SIGNED_FRAME = re.compile(r"""(\{"event":"pusher:(?:subscribe|signin)").*?'""")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "pusher:subscribe" in message or "pusher:signin" in message:
+            record.msg = self._SIGNED_FRAME.sub(r"\1, auth redacted}'", message)
+            record.args = ()
+        return True
+
+
+_ws_log = logging.getLogger("pusher_nb.websocket")
+_ws_log.addFilter(_RedactAuth())
 
 
 class Client(RestMethods):
@@ -236,6 +254,7 @@ class Client(RestMethods):
                     max_size=2**22,
                     close_timeout=2,
                     user_agent_header=f"pusher_nb/{__version__}",
+                    logger=_ws_log,
                 ) as ws:
                     self._ws = ws
                     code, reason = await self._session(ws)
