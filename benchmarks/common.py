@@ -211,11 +211,12 @@ class Soketi:
 
 
 class LocalServerProcess:
-    """pusher_nb's local server in a process of its own (benchmarks/serve_local.py)."""
+    """pusher_nb's local server in a process of its own (benchmarks/serve_local.py), with its
+    default app, whose credentials are soketi's defaults."""
 
-    app_id = "bench"
-    key = "bench-key"
-    secret = "bench-secret"
+    app_id = "app-id"
+    key = "app-key"
+    secret = "app-secret"
 
     def __init__(self) -> None:
         try:
@@ -224,9 +225,9 @@ class LocalServerProcess:
             raise Unavailable(f"pusher_nb.server.LocalServer is not importable: {exc}") from None
         self.port = free_port()
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "benchmarks.serve_local", str(self.port), self.app_id, self.key, self.secret],
-            env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True,
+            [PYTHON, "-m", "benchmarks.serve_local", str(self.port)],
+            env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
         )
         try:
             wait_for_port(self.port, 30, self.process)
@@ -252,3 +253,17 @@ def summarize(values: Iterable[float]) -> dict:
         "p99": percentile(values, 99),
         "max": max(values) if values else float("nan"),
     }
+
+
+def percentile_from_histogram(histogram: dict[float, int], q: float) -> float:
+    """The q-th percentile of values kept as {bucket lower bound: count}; NaN when empty."""
+    total = sum(histogram.values())
+    if not total:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket
+    return max(histogram)

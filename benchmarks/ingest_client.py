@@ -49,6 +49,10 @@ async def pusher_nb_liveframe(port: int, count: int, chart: bool = False) -> dic
 
     if chart:
         from pusher_nb.widgets import LiveChart
+
+        # The first figure of a process takes seconds (plotly loads its validators); make one
+        # before connecting so that this one-off cost does not land in the measurement.
+        LiveChart(LiveFrame(None), x="received_at", y="price").close()
     rss_start = rss_mb()
     async with pusher_nb.Client(feeder_key(count), host="127.0.0.1", port=port, tls=False) as client:
         channel = await client.subscribe(CHANNEL)

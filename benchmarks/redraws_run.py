@@ -32,6 +32,8 @@ async def run(port: int, rate: int, seconds: float, mode: str) -> dict:
 
     if mode == "chart":
         from pusher_nb.widgets import LiveChart
+
+        LiveChart(LiveFrame(None), x="received_at", y="price").close()  # warm plotly up first
     delays: list[float] = []
     stop = asyncio.Event()
     result: dict = {"mode": mode, "target_events_per_s": rate if mode != "idle" else 0}
