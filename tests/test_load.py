@@ -1,0 +1,404 @@
+"""Load and soak: the local server (its own process) holding 2,000 sockets, and memory over a stream.
+
+The server runs as ``python -m pusher_nb.server`` so its memory and liveness are its own; the
+many websocket peers run in one Node process (tests/peers/many_clients.mjs, the ``ws`` package),
+which costs far less CPU per socket than Python clients would. Everything is on 127.0.0.1, and
+every loop is bounded in count and time. ``pytest -s`` prints the figures measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from support import (
+    PEERS_DIR,
+    ROOT,
+    eventually,
+    node_executable,
+    require_node_package,
+    timeout,
+)
+
+import pusher_nb
+
+pytestmark = [pytest.mark.slow, pytest.mark.node]
+
+KEY, APP_ID, SECRET = "load-key", "load-app", "load-secret"
+SOAK_SECONDS = float(os.environ.get("PUSHER_NB_SOAK_SECONDS", "60"))
+MB = 1024 * 1024
+
+
+def rss_mb(pid: int) -> float:
+    return round(psutil.Process(pid).memory_info().rss / MB, 1)
+
+
+@pytest.fixture
+def many_files():
+    """Raise the soft open-file limit (inherited by the server and Node) for thousands of sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8192
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"the hard open-file limit ({hard}) is below {wanted}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class ServerProcess:
+    """``python -m pusher_nb.server`` on a free port, its settings read from its --json line."""
+
+    def __init__(self, process: asyncio.subprocess.Process, info: dict, log_path: Path) -> None:
+        self.process = process
+        self.info = info
+        self.log_path = log_path
+        self.port = info["port"]
+        self.host = info["host"]
+
+    @classmethod
+    async def start(cls, log_path: Path, feeds: str = "") -> ServerProcess:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)  # the child keeps a copy
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pusher_nb.server", "--port", "0", "--host", "127.0.0.1",
+            "--app-id", APP_ID, "--key", KEY, "--secret", SECRET, "--feeds", feeds, "--json",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            cwd=ROOT,
+        )
+        os.close(log)
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout(30))
+            info = json.loads(line)
+        except BaseException:
+            process.kill()
+            await process.wait()
+            raise
+        return cls(process, info, log_path)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def client(self, **overrides) -> pusher_nb.Client:
+        settings = {"host": self.host, "port": self.port, "tls": False, "app_id": APP_ID,
+                    "secret": SECRET, **overrides}
+        return pusher_nb.Client(KEY, **settings)
+
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/app/{KEY}?protocol=7"
+
+    async def stop(self) -> int:
+        """SIGTERM, as a user's Ctrl-C would; the exit code (killed if it does not stop)."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout(20))
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+                return -9
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class ManyClients:
+    """The Node process holding many raw websocket connections (tests/peers/many_clients.mjs)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, url: str, groups: list[dict], event: str) -> ManyClients:
+        node = node_executable()
+        require_node_package("ws")
+        config = {"url": url, "key": KEY, "secret": SECRET, "event": event,
+                  "concurrency": 100, "groups": groups}
+        process = await asyncio.create_subprocess_exec(
+            node, str(PEERS_DIR / "many_clients.mjs"), json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=2**24,
+        )
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def expect(self, kind: str, seconds: float) -> dict:
+        """The next record of type ``kind`` (earlier records of other types are skipped)."""
+        deadline = time.monotonic() + timeout(seconds)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {kind!r} record from the Node clients in {seconds} s")
+            try:
+                line = await asyncio.wait_for(self.process.stdout.readline(), left)
+            except TimeoutError:
+                continue
+            if not line:
+                stderr = (await self.process.stderr.read()).decode(errors="replace")
+                raise AssertionError(f"the Node clients exited before {kind!r}: {stderr[-2000:]}")
+            record = json.loads(line)
+            if record.get("type") == kind:
+                return record
+
+    async def command(self, text: str, reply: str, seconds: float = 20) -> dict:
+        self.process.stdin.write(text.encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.expect(reply, seconds)
+
+    async def report(self) -> dict:
+        return await self.command("report", "report")
+
+    async def close(self) -> dict:
+        return await self.command("close", "closed", 30)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+
+@pytest.fixture
+async def processes(tmp_path, many_files):
+    """Start servers and Node client processes; whatever is still running is ended afterwards."""
+    started: list = []
+
+    async def server(feeds: str = "") -> ServerProcess:
+        proc = await ServerProcess.start(tmp_path / f"server-{len(started)}.log", feeds)
+        started.append(proc)
+        return proc
+
+    async def clients(url: str, groups: list[dict], event: str) -> ManyClients:
+        proc = await ManyClients.start(url, groups, event)
+        started.append(proc)
+        return proc
+
+    yield server, clients
+    for proc in reversed(started):
+        await proc.stop()
+
+
+def assert_clean_log(server: ServerProcess) -> None:
+    log = server.log()
+    assert "Traceback" not in log and "ERROR" not in log, log[-4000:]
+
+
+# --- 2,000 sockets -------------------------------------------------------------------------
+
+PUBLIC = [f"load-{n}" for n in range(9)]
+PER_PUBLIC = 215
+FEED_WATCHERS = 25  # on crypto-trades, which the server's own crypto feed publishes to
+PRESENCE, PRESENCE_MEMBERS = "presence-load", 40
+CONNECTIONS = len(PUBLIC) * PER_PUBLIC + FEED_WATCHERS + PRESENCE_MEMBERS
+EVENTS = 100
+
+
+async def probe(server: ServerProcess) -> dict:
+    """A fresh notebook client connects, subscribes and receives one event; what it saw."""
+    async with server.client() as client:
+        channel = await client.subscribe("load-probe")
+        received = []
+        channel.bind("probe", received.append)
+        await client.trigger("load-probe", "probe", {"hello": "load"})
+        await eventually(lambda: received, 20)
+        info = await client.channel_info(PUBLIC[0], info=["subscription_count"])
+        return {"data": received[0].data, "state": client.state, "info": info}
+
+
+async def test_two_thousand_connections_fed_together(processes):
+    """2,000 sockets stay subscribed and each gets every event, while a new client is served."""
+    start_server, start_clients = processes
+    assert CONNECTIONS == 2000
+    server = await start_server(feeds="crypto")
+    rss_idle = rss_mb(server.pid)
+    groups = [{"channel": name, "count": PER_PUBLIC} for name in PUBLIC]
+    groups.append({"channel": "crypto-trades", "count": FEED_WATCHERS})
+    groups.append({"channel": PRESENCE, "count": PRESENCE_MEMBERS})
+    peers = await start_clients(server.url(), groups, "load")
+    ready = await peers.expect("ready", 120)
+    assert ready["connections"] == CONNECTIONS
+    rss_held = rss_mb(server.pid)
+
+    async with server.client() as publisher:
+        info = await publisher.channel_info(PUBLIC[0], info=["subscription_count"])
+        assert info == {"occupied": True, "subscription_count": PER_PUBLIC}
+        assert len(await publisher.users(PRESENCE)) == PRESENCE_MEMBERS
+
+        channels = [*PUBLIC, "crypto-trades", PRESENCE]
+
+        async def feed() -> None:
+            for seq in range(EVENTS):
+                await publisher.trigger(channels, "load", {"seq": seq, "pad": "x" * 64})
+                await asyncio.sleep(0.02)
+
+        feeding = asyncio.create_task(feed())
+        try:
+            await asyncio.sleep(0.3)  # part of the feed is out before the probe connects
+            probed_during_feed = not feeding.done()
+            probed = await asyncio.wait_for(probe(server), timeout(60))
+            await asyncio.wait_for(feeding, timeout(120))
+        finally:
+            feeding.cancel()
+        assert probed["data"] == {"hello": "load"} and probed["state"] == "connected"
+        assert probed["info"]["subscription_count"] == PER_PUBLIC
+
+        deadline = time.monotonic() + timeout(60)
+        while True:
+            report = await peers.report()
+            if min(report["counts"]) >= EVENTS or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        rss_fed = rss_mb(server.pid)
+
+        assert report["errors"] == [] and report["closed"] == 0
+        assert report["subscribed"] == CONNECTIONS
+        assert report["counts"] == [EVENTS] * CONNECTIONS, sorted(set(report["counts"]))
+        assert report["gaps"] == [0] * CONNECTIONS  # every socket saw seq 0..99 in order
+        presence = slice(CONNECTIONS - PRESENCE_MEMBERS, CONNECTIONS)
+        assert report["members"][presence] == [PRESENCE_MEMBERS] * PRESENCE_MEMBERS
+        watchers = slice(CONNECTIONS - PRESENCE_MEMBERS - FEED_WATCHERS,
+                         CONNECTIONS - PRESENCE_MEMBERS)
+        assert all(n > 0 for n in report["other"][watchers])  # the crypto feed reached them
+        assert server.alive()
+
+        closed = await peers.close()
+        assert closed["closed"] == 0
+        left = None
+        deadline = time.monotonic() + timeout(20)
+        while time.monotonic() < deadline:
+            left = await publisher.channels()
+            if not left:
+                break
+            await asyncio.sleep(0.2)
+        assert left == {}, f"channels still occupied after every socket closed: {left}"
+    rss_after = rss_mb(server.pid)
+    assert server.alive()
+    assert await server.stop() == 0
+    assert_clean_log(server)
+    print(
+        f"\n{CONNECTIONS} connections held ({len(PUBLIC)}x{PER_PUBLIC} public, {FEED_WATCHERS} on "
+        f"the crypto feed, {PRESENCE_MEMBERS} presence), subscribed in {ready['seconds']:.1f} s; "
+        f"{EVENTS} events each ({CONNECTIONS * EVENTS:,} deliveries), all in order; "
+        f"probe client served {'during' if probed_during_feed else 'after'} the feed\n"
+        f"server RSS (MB): idle {rss_idle}, holding {rss_held}, after the feed {rss_fed}, "
+        f"all closed {rss_after}; Node clients RSS {report['rss_mb']} MB"
+    )
+
+
+# --- bounded soak --------------------------------------------------------------------------
+
+SOAK_CHANNEL = "soak"
+SOAK_PRESENCE = "presence-soak"
+SOAK_SUBSCRIBERS = 290
+SOAK_MEMBERS = 10
+SOAK_MAX_ROWS = 1_000
+BATCH = 10  # events per REST batch
+BATCHES_PER_SECOND = 10
+SAMPLE_EVERY = 2.0
+MAX_GROWTH_MB = 50
+
+
+async def test_bounded_soak_keeps_memory_flat(processes):
+    """A steady stream into a bounded LiveFrame and 300 sockets: server and client RSS stay flat."""
+    start_server, start_clients = processes
+    duration = timeout(SOAK_SECONDS)
+    warm_up = min(max(10.0, duration / 4), duration / 2)
+    server = await start_server(feeds="crypto")
+    groups = [{"channel": SOAK_CHANNEL, "count": SOAK_SUBSCRIBERS},
+              {"channel": SOAK_PRESENCE, "count": SOAK_MEMBERS}]
+    peers = await start_clients(server.url(), groups, "tick")
+    await peers.expect("ready", 60)
+    me = psutil.Process()
+
+    samples: list[tuple[float, float, float, int, int]] = []  # t, server MB, client MB, rows, total
+    async with server.client() as client:
+        channel = await client.subscribe(SOAK_CHANNEL)
+        frame = pusher_nb.LiveFrame(channel, events="tick", max_rows=SOAK_MAX_ROWS)
+        crypto = pusher_nb.LiveFrame(await client.subscribe("crypto-trades"), max_rows=500)
+        sent = batches = 0
+        started = time.monotonic()
+        next_sample = due = started
+        while (elapsed := time.monotonic() - started) < duration:
+            batch = [
+                {"channel": SOAK_CHANNEL, "name": "tick",
+                 "data": {"seq": sent + n, "price": 100.0 + (sent + n) % 500 / 10, "note": "y" * 100}}
+                for n in range(BATCH - 1)
+            ]
+            batch.append({"channel": SOAK_PRESENCE, "name": "tick", "data": {"seq": batches}})
+            await client.trigger_batch(batch)
+            sent += BATCH - 1
+            batches += 1
+            if time.monotonic() >= next_sample:
+                df = frame.df  # as a notebook cell or a chart would read it
+                assert len(df) <= SOAK_MAX_ROWS
+                samples.append((round(elapsed, 1), rss_mb(server.pid), rss_mb(me.pid),
+                                len(df), frame.total))
+                next_sample += SAMPLE_EVERY
+            due += 1 / BATCHES_PER_SECOND
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await eventually(lambda: frame.total >= sent, 30)
+
+        deadline = time.monotonic() + timeout(60)
+        while True:
+            report = await peers.report()
+            done = report["counts"][:SOAK_SUBSCRIBERS] == [sent] * SOAK_SUBSCRIBERS and (
+                report["counts"][SOAK_SUBSCRIBERS:] == [batches] * SOAK_MEMBERS
+            )
+            if done or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        samples.append((round(time.monotonic() - started, 1), rss_mb(server.pid),
+                        rss_mb(me.pid), len(frame.df), frame.total))
+
+        assert frame.total == sent and len(frame) == min(sent, SOAK_MAX_ROWS)
+        assert frame.df["seq"].iloc[-1] == sent - 1
+        assert list(frame.df["seq"]) == list(range(sent - len(frame), sent))
+        assert crypto.total > 0 and len(crypto) <= 500
+        assert report["errors"] == [] and report["closed"] == 0
+        assert report["counts"][:SOAK_SUBSCRIBERS] == [sent] * SOAK_SUBSCRIBERS
+        assert report["counts"][SOAK_SUBSCRIBERS:] == [batches] * SOAK_MEMBERS
+        assert report["gaps"] == [0] * (SOAK_SUBSCRIBERS + SOAK_MEMBERS)
+        assert client.state == "connected" and client.stats.reconnects == 0
+    assert server.alive()
+    await peers.close()
+    assert await server.stop() == 0
+    assert_clean_log(server)
+
+    settled = [s for s in samples if s[0] >= warm_up]
+    assert len(settled) >= 3, samples
+    base_server, base_client = settled[0][1], settled[0][2]
+    server_growth = max(s[1] for s in settled) - base_server
+    client_growth = max(s[2] for s in settled) - base_client
+    lines = "\n".join(
+        f"  {t:6.1f} s  server {srv:7.1f} MB  client {cli:7.1f} MB  rows {rows:5d}  events {total:,}"
+        for t, srv, cli, rows, total in samples
+    )
+    print(
+        f"\nsoak: {duration:.0f} s, {sent:,} events to {SOAK_SUBSCRIBERS + 1} subscribers of "
+        f"{SOAK_CHANNEL!r} ({sent * (SOAK_SUBSCRIBERS + 1):,} deliveries), {batches:,} to "
+        f"{SOAK_MEMBERS} presence members, LiveFrame(max_rows={SOAK_MAX_ROWS:,}); Node clients "
+        f"RSS {report['rss_mb']} MB\nRSS samples (warm-up until {warm_up:.0f} s):\n{lines}\n"
+        f"growth after warm-up: server {server_growth:.1f} MB, client {client_growth:.1f} MB"
+    )
+    assert server_growth < MAX_GROWTH_MB, lines
+    assert client_growth < MAX_GROWTH_MB, lines
