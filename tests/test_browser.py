@@ -1,11 +1,19 @@
-"""The live widgets in a real JupyterLab and a real Chromium: the chart grows, the table lists who is online."""
+"""The live widgets in a real JupyterLab and a real Chromium: the chart grows, the table lists who is online.
+
+One notebook runs for the whole module: it starts the local server on the kernel's loop with the
+crypto and chat feeds, shows a LiveChart of the trades and a PresenceTable of the chat room. The
+tests read what the page shows. Screenshots go to tests/.artifacts/; with
+PUSHER_NB_UPDATE_DOCS_IMAGES=1 the chart and the table are also copied to docs/images/.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 
 import pytest
 from browser_support import (
@@ -19,13 +27,14 @@ from browser_support import (
 )
 from support import ROOT, timeout
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 DOCS_IMAGES = ROOT / "docs" / "images"
 NOTEBOOK = "live-widgets.ipynb"
 ME = "notebook-user"
 BOTS = {"bot-ada": "Ada", "bot-grace": "Grace", "bot-linus": "Linus", "bot-guido": "Guido"}
 DONE_MARK = "ALL CELLS RAN"
+CHART_CELL, TABLE_CELL = 1, 2
 
 CELLS = [
     f"""
@@ -33,9 +42,8 @@ import sys
 import pusher_nb
 
 # the local server on the kernel's loop: one market at 10 trades/s, and the chat bots
-server = await pusher_nb.LocalServer.start(
-    port=0, feeds={{"crypto": {{"symbols": ["BTC-USD"], "rate": 10}}, "chat": {{}}}}
-)
+feeds = {{"crypto": {{"symbols": ["BTC-USD"], "rate": 10}}, "chat": {{}}}}
+server = await pusher_nb.LocalServer.start(port=0, feeds=feeds)
 client = server.client(user_data={{"user_id": "{ME}", "user_info": {{"name": "You"}}}})
 await client.connect()
 print("kernel prefix:", sys.prefix)
@@ -43,7 +51,7 @@ print("kernel prefix:", sys.prefix)
     """
 trades = await client.subscribe("crypto-trades")
 frame = pusher_nb.LiveFrame(trades, events="trade")
-pusher_nb.LiveChart(frame, y="price", title="BTC-USD trades, live", window=500, height=320)
+pusher_nb.LiveChart(frame, y="price", title="BTC-USD trades", height=320)
 """,
     """
 room = await client.subscribe("presence-chat")
@@ -55,13 +63,19 @@ print("{DONE_MARK}:", len(frame), "trades,", room.members.count, "members")
 """,
 ]
 
-POINTS_JS = """() => {
-  const plot = document.querySelector('.js-plotly-plot');
-  if (!plot || !plot.data || !plot.data[0] || !plot.data[0].x) return -1;
-  return plot.data[0].x.length;
+PLOT_JS = """(plot) => {
+  const trace = plot.data && plot.data[0];
+  const xs = trace && trace.x;
+  return {
+    points: xs ? xs.length : -1,
+    last_x: xs && xs.length ? Number(xs[xs.length - 1]) : null,
+    now: Date.now(),
+    axis_type: plot._fullLayout && plot._fullLayout.xaxis ? plot._fullLayout.xaxis.type : null,
+    tick_labels: Array.from(plot.querySelectorAll('.xtick text')).map((t) => t.textContent),
+  };
 }"""
 
-# rows of the presence table: [[user_id cell, name cell, ...], ...], header row left out
+# rows of the presence table as lists of cell texts, the header row left out
 TABLE_JS = """(output) => {
   const table = output.querySelector('table');
   if (!table) return null;
@@ -70,56 +84,34 @@ TABLE_JS = """(output) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab on a free port with a random token, reachable only from this machine."""
-    chromium_executable()
-    require_playwright()
-    require_jupyterlab()
-    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab")).start()
-    yield server
-    server.stop()
+@dataclass
+class RunningNotebook:
+    """The page of the notebook after "Run All Cells", and what the tests measured on it."""
 
+    lab: JupyterLab
+    page: object
+    blocked_requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
 
-@pytest.fixture
-def browser_page(lab, tmp_path):
-    """A fresh Chromium profile on a page that can reach nothing but 127.0.0.1."""
-    sync_playwright = require_playwright()
-    blocked: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium_executable(),
-            headless=False,  # --headless=new is in the arguments
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 1000},
-            timeout=timeout(30) * 1000,
+    def cell(self, index: int):
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def output_text(self, index: int) -> str:
+        return self.cell(index).locator(".jp-OutputArea").inner_text(timeout=5000)
+
+    def diagnosis(self, index: int) -> str:
+        """What a cell shows instead of a widget, and what the page logged."""
+        return (
+            f"cell {index} output: {self.output_text(index)!r}\n"
+            + "\n".join(self.problems[-15:])
+            + "\n(is the front end there? `.venv/bin/python -m jupyter labextension list` "
+            "should list anywidget, jupyterlab-plotly and @jupyter-widgets/jupyterlab-manager)"
         )
 
-        def route(route_, request):
-            if request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-                route_.continue_()
-            else:
-                blocked.append(request.url)
-                route_.abort()
-
-        context.route("**/*", route)
-        context.set_default_timeout(timeout(30) * 1000)
-        page = context.pages[0] if context.pages else context.new_page()
-        page.on(
-            "console",
-            lambda msg: problems.append(f"console.{msg.type}: {msg.text}")
-            if msg.type in ("error", "warning")
-            else None,
-        )
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.blocked_requests = blocked
-        page.problems = problems
-        try:
-            yield page
-        finally:
-            context.close()
+    def screenshot(self, locator, name: str) -> None:
+        self.page.mouse.move(0, 0)  # no hover labels
+        locator.screenshot(path=str(ARTIFACTS / name), animations="disabled")
 
 
 def _wait(condition, seconds: float, interval: float = 0.25):
@@ -134,111 +126,174 @@ def _wait(condition, seconds: float, interval: float = 0.25):
         time.sleep(interval)
 
 
-def _cell(page, index: int):
-    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab on a free port with a random token, reachable only from this machine."""
+    chromium_executable()
+    require_playwright()
+    require_jupyterlab()
+    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab")).start()
+    yield server
+    server.stop()
 
 
-def _diagnosis(page, cell_index: int) -> str:
-    """What the cell shows instead of a widget, and what the page logged."""
-    text = _cell(page, cell_index).locator(".jp-OutputArea").inner_text(timeout=5000)
-    return (
-        f"cell {cell_index} output: {text!r}\n"
-        + "\n".join(page.problems[-15:])
-        + "\n(check `.venv/bin/python -m jupyter labextension list` for anywidget and "
-        "jupyterlab-plotly)"
-    )
-
-
-def _save(locator, name: str) -> None:
+@pytest.fixture(scope="module")
+def notebook(lab, tmp_path_factory):
+    """Chromium (a fresh profile, nothing but 127.0.0.1 reachable) on the notebook, all cells run."""
+    sync_playwright = require_playwright()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=str(ARTIFACTS / name), animations="disabled")
-
-
-def test_live_chart_and_presence_table_in_jupyterlab(lab, browser_page):
-    """Run a notebook in JupyterLab: the LiveChart's points grow, the PresenceTable lists everyone."""
-    page = browser_page
-    specs = lab.kernelspecs()["kernelspecs"]
-    assert "python3" in specs, specs
     write_notebook(lab.root / NOTEBOOK, CELLS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert "python3" in lab.kernelspecs()["kernelspecs"]
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=chromium_executable(),
+            headless=False,  # --headless=new is among the arguments
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000},
+            timeout=timeout(30) * 1000,
+        )
+        try:
+            context.set_default_timeout(timeout(30) * 1000)
+            page = context.pages[0] if context.pages else context.new_page()
+            run = RunningNotebook(lab, page)
 
-    page.goto(lab.notebook_url(NOTEBOOK))
-    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for()
+            def route(route_, request):
+                if request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+                    route_.continue_()
+                else:
+                    run.blocked_requests.append(request.url)
+                    route_.abort()
+
+            context.route("**/*", route)
+            page.on(
+                "console",
+                lambda msg: run.problems.append(f"console.{msg.type}: {msg.text}")
+                if msg.type in ("error", "warning")
+                else None,
+            )
+            page.on("pageerror", lambda exc: run.problems.append(f"page error: {exc}"))
+            _open_and_run_all(run)
+            yield run
+            run.figures["blocked_requests"] = run.blocked_requests
+            run.figures["page_problems"] = run.problems
+            (ARTIFACTS / "browser-figures.json").write_text(json.dumps(run.figures, indent=1))
+        finally:
+            context.close()
+
+
+def _open_and_run_all(run: RunningNotebook) -> None:
+    page = run.page
+    page.goto(run.lab.notebook_url(NOTEBOOK))
+    # "Run All Cells" does nothing until the notebook has its kernel: wait for the kernel's
+    # name in the toolbar and an idle kernel
+    page.locator(".jp-Toolbar-kernelName", has_text="Python 3 (ipykernel)").wait_for()
+    page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for()
+    if page.locator("#jp-left-stack").is_visible():
+        page.keyboard.press("Control+b")  # fold the file browser away: room for the chart
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.mouse.move(0, 0)  # no hover labels in the screenshots
-
-    done = page.locator(".jp-OutputArea-output", has_text=DONE_MARK)
+    page.mouse.move(0, 0)
     try:
-        done.wait_for(timeout=timeout(60) * 1000)
+        page.locator(".jp-OutputArea-output", has_text=DONE_MARK).wait_for(
+            timeout=timeout(60) * 1000
+        )
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "not-finished.png"))
-        outputs = page.locator(".jp-Notebook").inner_text()
-        pytest.fail(f"the notebook did not finish:\n{outputs}\n" + "\n".join(page.problems[-15:]))
-    first_output = _cell(page, 0).locator(".jp-OutputArea").inner_text()
-    assert f"kernel prefix: {sys.prefix}" in first_output, first_output
+        text = page.locator(".jp-Notebook").inner_text()
+        pytest.fail(
+            "the notebook did not run to its end (see tests/.artifacts/not-finished.png):\n"
+            + text
+            + "\n"
+            + "\n".join(run.problems[-15:])
+        )
 
-    # -- the chart: a Plotly FigureWidget whose trace grows as trades arrive
-    plot = _cell(page, 1).locator(".js-plotly-plot")
+
+def test_the_notebook_runs_on_the_venv_kernel(notebook):
+    """The kernel JupyterLab started is this interpreter's environment."""
+    assert f"kernel prefix: {sys.prefix}" in notebook.output_text(0)
+
+
+def test_live_chart_grows_in_the_browser(notebook):
+    """The Plotly chart renders and its trace gains points as trades arrive."""
+    plot = notebook.cell(CHART_CELL).locator(".js-plotly-plot")
     try:
         plot.wait_for(timeout=timeout(20) * 1000)
     except Exception:
-        pytest.fail("the LiveChart did not render:\n" + _diagnosis(page, 1))
-    assert _wait(lambda: page.evaluate(POINTS_JS) > 0, 10), "the chart has no points\n" + _diagnosis(page, 1)
+        pytest.fail("the LiveChart did not render:\n" + notebook.diagnosis(CHART_CELL))
+    state = _wait(lambda: (s := plot.evaluate(PLOT_JS))["points"] > 0 and s, 10)
+    assert state, "the chart never got a point\n" + notebook.diagnosis(CHART_CELL)
+
     samples: list[tuple[float, int]] = []
     start = time.monotonic()
     for _ in range(6):
-        samples.append((round(time.monotonic() - start, 2), page.evaluate(POINTS_JS)))
+        samples.append((round(time.monotonic() - start, 2), plot.evaluate(PLOT_JS)["points"]))
         time.sleep(1.0)
+    notebook.figures["point_counts"] = samples
     counts = [count for _, count in samples]
     assert counts == sorted(counts), f"the point count went down: {samples}"
-    # 10 trades/s for 5 s: about 50 new points; a redraw at most every 0.1 s
+    # the feed publishes 10 trades/s: about 50 new points in 5 s
     assert counts[-1] - counts[0] >= 15, f"the chart hardly grew: {samples}"
-    assert _cell(page, 1).locator(".jp-OutputArea").get_by_text("⚠").count() == 0, _diagnosis(page, 1)
-    _wait(lambda: page.evaluate(POINTS_JS) >= 100, 10)  # a fuller line for the picture
-    page.mouse.move(0, 0)
-    final_points = page.evaluate(POINTS_JS)
-    _save(_cell(page, 1), "live-chart.png")
 
-    # -- the presence table: the four bots and this notebook's user, marked as me
-    output = _cell(page, 2).locator(".jp-OutputArea-output").first
+    state = plot.evaluate(PLOT_JS)
+    lag = (state["now"] - state["last_x"]) / 1000.0
+    notebook.figures["newest_point_age_s"] = round(lag, 3)
+    assert -5 < lag < 5, f"the newest point is {lag:.1f} s old: {state}"
+    assert "⚠" not in notebook.output_text(CHART_CELL), notebook.diagnosis(CHART_CELL)
+
+    _wait(lambda: plot.evaluate(PLOT_JS)["points"] >= 120, 10)  # a fuller line for the picture
+    notebook.figures["points_in_screenshot"] = plot.evaluate(PLOT_JS)["points"]
+    notebook.screenshot(notebook.cell(CHART_CELL), "live-chart.png")
+    _publish_image("live-chart.png")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LiveChart redraws restyle x with float64 milliseconds and nothing else; plotly.js "
+    "clears an axis type on such a restyle (plotly.js#2144), so the date axis turns linear",
+)
+def test_live_chart_keeps_its_time_axis(notebook):
+    """After live redraws the chart's x axis still reads as dates, not as numbers."""
+    plot = notebook.cell(CHART_CELL).locator(".js-plotly-plot")
+    plot.wait_for(timeout=timeout(20) * 1000)
+    state = _wait(lambda: (s := plot.evaluate(PLOT_JS))["points"] > 1 and s, 10)
+    assert state, "the chart never got two points\n" + notebook.diagnosis(CHART_CELL)
+    notebook.figures["x_axis"] = {"type": state["axis_type"], "ticks": state["tick_labels"]}
+    assert state["axis_type"] == "date", state
+
+
+def test_presence_table_lists_everyone(notebook):
+    """The table lists the four chat bots and this notebook's user, marked as me."""
+    output = notebook.cell(TABLE_CELL).locator(".jp-OutputArea-output").first
     expected = {**BOTS, ME: "You"}
-    seen: dict[str, str] = {}
-    last_rows: list = []
+    seen: set[str] = set()
+    rows: list = []
 
     def everyone_listed():
-        nonlocal last_rows
+        nonlocal rows
         rows = output.evaluate(TABLE_JS) or []
-        last_rows = rows
-        for row in rows:
-            if len(row) >= 2:
-                seen[row[0]] = row[1]
         ids = {row[0] for row in rows if row}
+        seen.update(ids)
         return ids == {*BOTS, f"{ME} (me)"}
 
-    # a bot sometimes leaves for a few seconds and comes back: wait for a moment with all five
+    # a bot leaves now and then for a few seconds: wait for a moment when all five are there
     listed = _wait(everyone_listed, 30, interval=0.5)
-    assert listed, f"not everyone was listed; last rows {last_rows}, seen {seen}\n" + _diagnosis(page, 2)
-    names = {row[0].removesuffix(" (me)"): row[1] for row in last_rows}
-    assert names == expected, last_rows
+    notebook.figures["members"] = rows
+    assert listed, f"never all listed at once; last rows {rows}, seen {sorted(seen)}\n" + (
+        notebook.diagnosis(TABLE_CELL)
+    )
+    assert {row[0].removesuffix(" (me)"): row[1] for row in rows} == expected, rows
     header = output.inner_text()
-    assert "presence-chat" in header and "5 online" in header, header
-    page.mouse.move(0, 0)
-    _save(_cell(page, 2), "presence-table.png")
-    page.screenshot(path=str(ARTIFACTS / "jupyterlab.png"))
+    assert "presence-chat: 5 online" in " ".join(header.split()), header
+    notebook.screenshot(notebook.cell(TABLE_CELL), "presence-table.png")
+    notebook.page.screenshot(path=str(ARTIFACTS / "jupyterlab.png"))
+    _publish_image("presence-table.png")
 
-    # -- figures for the report, and the two pictures the README shows
-    figures = {
-        "point_counts": samples,
-        "points_at_screenshot": final_points,
-        "members": last_rows,
-        "blocked_requests": page.blocked_requests,
-        "page_problems": page.problems,
-    }
-    (ARTIFACTS / "browser-figures.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    for name in ("live-chart.png", "presence-table.png"):
-        size = (ARTIFACTS / name).stat().st_size
-        assert size < 300_000, f"{name} is {size} bytes"
+
+def _publish_image(name: str) -> None:
+    """Copy a screenshot to docs/images/ when asked to (the README shows them)."""
+    size = (ARTIFACTS / name).stat().st_size
+    assert size < 300_000, f"{name} is {size} bytes; the README's pictures stay under 300 KB"
+    if os.environ.get("PUSHER_NB_UPDATE_DOCS_IMAGES") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ARTIFACTS / name, DOCS_IMAGES / name)
