@@ -131,6 +131,7 @@ class Client(RestMethods):
         self._rest = None
         self._signin_future: asyncio.Future | None = None
         self._server_activity_timeout: float | None = None
+        self.refusal: ConnectionRefused | None = None  # why the server refused us, if it did
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:
@@ -201,6 +202,7 @@ class Client(RestMethods):
         """Connect (and keep reconnecting in the background); returns once connected."""
         if self._runner is None or self._runner.done():
             self._closing = False
+            self.refusal = None
             self._connected_event = asyncio.Event()
             self._runner = asyncio.get_running_loop().create_task(
                 self._run(), name=f"pusher_nb connection {self.settings.host}"
@@ -213,8 +215,8 @@ class Client(RestMethods):
             waiter.cancel()
         if self.state is State.CONNECTED:
             return self
-        if self._runner.done() and not self._runner.cancelled() and self._runner.exception():
-            raise self._runner.exception()
+        if self.refusal is not None:
+            raise self.refusal
         error = self.stats.last_error or "no answer"
         await self.close()
         raise NotConnected(
@@ -264,6 +266,12 @@ class Client(RestMethods):
                 attempt += 1
                 await asyncio.sleep(self._backoff(attempt))
                 continue
+            except Exception as exc:  # a bug must not end the connection for good: report, retry
+                log.exception("connection task failed")
+                self._note_error(f"internal error, reconnecting: {exc!r}")
+                attempt += 1
+                await asyncio.sleep(self._backoff(attempt))
+                continue
             finally:
                 self._ws = None
                 self._on_disconnected()
@@ -274,9 +282,10 @@ class Client(RestMethods):
             lasted = time.monotonic() - started
             attempt = 1 if lasted > 5 else attempt + 1
             if action is CloseAction.STOP:
-                self._note_error(f"server refused the connection ({code}): {reason}")
+                self.refusal = ConnectionRefused(code, reason)
+                self._note_error(str(self.refusal))
                 self._set_state(State.FAILED)
-                raise ConnectionRefused(code, reason)
+                return
             if action is CloseAction.REPORT:
                 self._note_error(f"server closed the connection ({code}): {reason}")
                 self._set_state(State.DISCONNECTED)
@@ -403,8 +412,10 @@ class Client(RestMethods):
         validate_channel_name(channel_name)
         channel_type = channel_class(channel_kind(channel_name))
         self._check_can_authorize(channel_name, channel_type)
-        if self.state is State.INITIALIZED:
-            raise NotConnected("connect() first (or use `async with Client(...)`)")
+        if self._runner is None or self._runner.done():
+            raise NotConnected(
+                f"the client is {self.state.value}: connect() first (or use `async with Client(...)`)"
+            )
         channel = self._channels.get(channel_name)
         if channel is None:
             channel = channel_type(channel_name, self)
