@@ -168,9 +168,11 @@ def notebook(lab, tmp_path_factory):
             context.route("**/*", route)
             page.on(
                 "console",
-                lambda msg: run.problems.append(f"console.{msg.type}: {msg.text}")
-                if msg.type in ("error", "warning")
-                else None,
+                lambda msg: (
+                    run.problems.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type in ("error", "warning")
+                    else None
+                ),
             )
             page.on("pageerror", lambda exc: run.problems.append(f"page error: {exc}"))
             _open_and_run_all(run)
