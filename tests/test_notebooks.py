@@ -1,0 +1,163 @@
+"""The tutorial notebooks: each runs top to bottom unattended, and none leaks a secret.
+
+Every notebook is executed with nbclient in a fresh kernel of this interpreter, with no
+``PUSHER_*`` credentials in the environment (so it starts the local server) and with a
+distinctive local secret and master key, which the executed copies (outputs and widget state,
+written to tests/.artifacts/notebooks/) must not contain anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+ARTIFACTS = ROOT / "tests" / ".artifacts" / "notebooks"
+TIME_SCALE = float(os.environ.get("PUSHER_NB_TEST_TIME_SCALE", "1"))
+CELL_TIMEOUT = 60 * TIME_SCALE
+KERNEL_NAME = "pusher-nb-test-python"
+
+# Distinctive values, so that finding one in an executed notebook cannot be a coincidence.
+SECRET = "nbsecret-" + secrets.token_hex(16)
+MASTER_KEY = secrets.token_bytes(32)
+MASTER_KEY_BASE64 = base64.b64encode(MASTER_KEY).decode()
+ENCRYPTED_CHANNELS = ("private-encrypted-lab-results", "private-encrypted-orders")
+
+pytestmark = pytest.mark.notebook
+
+durations: dict[str, float] = {}
+
+
+def forbidden_strings() -> dict[str, str]:
+    """What must never appear in an executed notebook: the secret, the master key, shared secrets."""
+    found = {
+        "app secret": SECRET,
+        "master key (base64)": MASTER_KEY_BASE64,
+        "master key (hex)": MASTER_KEY.hex(),
+    }
+    for channel in ENCRYPTED_CHANNELS:
+        shared = hashlib.sha256(channel.encode() + MASTER_KEY).digest()
+        found[f"shared secret of {channel} (base64)"] = base64.b64encode(shared).decode()
+        found[f"shared secret of {channel} (hex)"] = shared.hex()
+    return found
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kernelspec that runs this interpreter (the project's venv), whatever else is installed."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "pusher_nb tests",
+                "language": "python",
+            }
+        )
+    )
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_durations(request: pytest.FixtureRequest):
+    """Print how long each notebook took, whatever pytest does with captured output."""
+    yield
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None or not durations:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        reporter.write_line("notebook execution times (nbclient, a fresh kernel each):")
+        for name, seconds in durations.items():
+            reporter.write_line(f"  {name:<40} {seconds:6.1f} s")
+        reporter.write_line(f"  {'total':<40} {sum(durations.values()):6.1f} s")
+
+
+def test_notebooks_exist():
+    """The tutorials are all there, numbered from 00."""
+    names = [path.stem for path in NOTEBOOKS]
+    assert len(names) >= 8, names
+    assert names[0].startswith("00_")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_committed_notebook_is_clean(path: Path):
+    """A notebook in the repository carries no outputs, execution counts or widget state."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert "widgets" not in nb.metadata, "strip metadata.widgets"
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [], f"cell {index} has outputs"
+        assert cell.execution_count is None, f"cell {index} has an execution count"
+        assert "execution" not in cell.metadata, f"cell {index} has execution timings"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_shape(path: Path):
+    """The first code cell starts the local server or connects; the last one stops it."""
+    nb = nbformat.read(path, as_version=4)
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    assert "connect_or_start_local" in code[0]
+    assert "server.stop()" in code[-1]
+    assert any("assert " in source for source in code[-3:]), "the last cells check the data"
+    for source in code:
+        assert "asyncio.run(" not in source and "nest_asyncio" not in source
+        assert "threading" not in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The notebook runs top to bottom without error, and its saved copy holds no secret."""
+    for name in list(os.environ):
+        if name.startswith("PUSHER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PUSHER_NB_LOCAL_SECRET", SECRET)
+    monkeypatch.setenv("PUSHER_NB_LOCAL_MASTER_KEY_BASE64", MASTER_KEY_BASE64)
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    started = time.monotonic()
+    try:
+        client.execute()
+    finally:
+        durations[path.stem] = time.monotonic() - started
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, ARTIFACTS / path.name)
+    print(f"{path.stem}: {durations[path.stem]:.1f} s")
+
+    errors = [
+        output
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    assert not errors, errors
+    text = (ARTIFACTS / path.name).read_text()
+    leaked = [what for what, value in forbidden_strings().items() if value in text]
+    assert not leaked, f"{path.name} (executed) contains: {', '.join(leaked)}"
