@@ -161,3 +161,14 @@ def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyP
     text = (ARTIFACTS / path.name).read_text()
     leaked = [what for what, value in forbidden_strings().items() if value in text]
     assert not leaked, f"{path.name} (executed) contains: {', '.join(leaked)}"
+
+
+def test_binder_installs_the_package_and_its_front_ends():
+    """binder/ installs the package from the repository, with every widget front end."""
+    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    wanted = [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+    assert any(line.startswith("-e .") or line.startswith(".") for line in wanted), wanted
+    names = {line.split(">")[0].split("=")[0].split("[")[0] for line in wanted}
+    assert {"jupyterlab", "ipywidgets", "anywidget", "plotly", "pusher"} <= names
+    runtime = (ROOT / "binder" / "runtime.txt").read_text().strip()
+    assert runtime.startswith("python-3.1") and int(runtime.split(".")[1]) >= 11
