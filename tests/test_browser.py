@@ -27,7 +27,7 @@ from browser_support import (
 )
 from support import ROOT, timeout
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(int(timeout(120)))]
 
 DOCS_IMAGES = ROOT / "docs" / "images"
 NOTEBOOK = "live-widgets.ipynb"
@@ -62,6 +62,17 @@ await frame.wait(rows=5, timeout=30)
 print("{DONE_MARK}:", len(frame), "trades,", room.members.count, "members")
 """,
 ]
+
+GUEST_JOINS = """
+guest = server.client(user_data={"user_id": "guest", "user_info": {"name": "Guest"}})
+await guest.connect()
+await guest.subscribe("presence-chat")
+print("GUEST IN")
+"""
+GUEST_LEAVES = """
+await guest.close()
+print("GUEST OUT")
+"""
 
 PLOT_JS = """(plot) => {
   const trace = plot.data && plot.data[0];
@@ -108,6 +119,25 @@ class RunningNotebook:
             + "\n(is the front end there? `.venv/bin/python -m jupyter labextension list` "
             "should list anywidget, jupyterlab-plotly and @jupyter-widgets/jupyterlab-manager)"
         )
+
+    def run_new_cell(self, code: str, mark: str) -> str:
+        """Add a cell at the end as a user would, run it, and return its output once ``mark`` shows."""
+        page = self.page
+        count = page.locator(".jp-Notebook .jp-Cell").count()
+        self.cell(count - 1).locator(".jp-InputPrompt").click()  # select it, command mode
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # a new cell below
+        new = self.cell(count)
+        new.wait_for()
+        page.keyboard.press("Enter")  # edit it
+        page.keyboard.insert_text(code.strip("\n"))
+        page.keyboard.press("Shift+Enter")
+        output = new.locator(".jp-OutputArea-output", has_text=mark)
+        try:
+            output.wait_for(timeout=timeout(20) * 1000)
+        except Exception:
+            pytest.fail(f"the new cell did not print {mark!r}:\n" + self.diagnosis(count))
+        return output.inner_text()
 
     def screenshot(self, locator, name: str) -> None:
         self.page.mouse.move(0, 0)  # no hover labels
@@ -290,6 +320,24 @@ def test_presence_table_lists_everyone(notebook):
     notebook.screenshot(notebook.cell(TABLE_CELL), "presence-table.png")
     notebook.page.screenshot(path=str(ARTIFACTS / "jupyterlab.png"))
     _publish_image("presence-table.png")
+
+
+def test_presence_table_follows_a_guest(notebook):
+    """A guest joining and leaving shows up in the table as it happens."""
+    output = notebook.cell(TABLE_CELL).locator(".jp-OutputArea-output").first
+
+    def ids():
+        return {row[0] for row in output.evaluate(TABLE_JS) or [] if row}
+
+    notebook.run_new_cell(GUEST_JOINS, "GUEST IN")
+    assert _wait(lambda: "guest" in ids(), 10), f"the guest is not listed: {ids()}"
+    notebook.run_new_cell(GUEST_LEAVES, "GUEST OUT")
+    assert _wait(lambda: "guest" not in ids(), 10), f"the guest is still listed: {ids()}"
+    changes = _wait(lambda: (text := output.inner_text()) and "Guest left" in text and text, 10)
+    assert changes and "Guest joined" in changes, output.inner_text()
+    notebook.figures["changes_after_guest"] = [
+        line for line in output.inner_text().splitlines() if "joined" in line or "left" in line
+    ]
 
 
 def _publish_image(name: str) -> None:
