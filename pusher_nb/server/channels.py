@@ -111,6 +111,8 @@ class AppState:
             if conn is exclude:
                 continue
             transport = conn.transport
+            if transport.is_closing():
+                continue  # the peer is gone; its handler has not forgotten it yet
             if transport.get_write_buffer_size() > limit:
                 if slow is None:
                     slow = []

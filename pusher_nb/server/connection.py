@@ -100,9 +100,9 @@ class Connection:
     # --- sending --------------------------------------------------------------------------
 
     def send(self, payload: bytes) -> None:
-        if self.closed:
-            return
         transport = self.transport
+        if self.closed or transport.is_closing():
+            return
         if transport.get_write_buffer_size() > self.state.max_write_buffer:
             self.close(4100, "Slow consumer: the socket's write buffer is full", notify=False)
             return
