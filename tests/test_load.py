@@ -199,8 +199,10 @@ async def processes(tmp_path, many_files):
 
 
 def assert_clean_log(server: ServerProcess) -> None:
+    """Nothing went wrong loudly enough for the server to log it (it logs warnings and up)."""
     log = server.log()
-    assert "Traceback" not in log and "ERROR" not in log, log[-4000:]
+    for word in ("Traceback", "WARNING", "ERROR", "CRITICAL"):
+        assert word not in log, log[-4000:]
 
 
 # --- 2,000 sockets -------------------------------------------------------------------------
@@ -303,6 +305,118 @@ async def test_two_thousand_connections_fed_together(processes):
         f"server RSS (MB): idle {rss_idle}, holding {rss_held}, after the feed {rss_fed}, "
         f"all closed {rss_after}; Node clients RSS {report['rss_mb']} MB"
     )
+
+
+# --- stalled readers and vanished sockets -------------------------------------------------
+
+HEAVY, STALLED, HEAVY_HEALTHY = "load-heavy", 5, 5
+MAIN, MAIN_COUNT = "load-main", 400
+CHURN, CHURN_COUNT = "presence-churn", 20
+VANISH_MAIN, VANISH_CHURN = 100, 10
+HEAVY_PAD = "z" * 9000  # close to the 10 KB event limit, so write buffers fill fast
+MAX_HEAVY_BATCHES = 500  # 45 MB to each heavy subscriber at most
+
+
+async def test_stalled_readers_are_dropped_and_vanished_sockets_forgotten(processes):
+    """Sockets that stop reading are dropped, killed ones are forgotten; the rest get everything."""
+    start_server, start_clients = processes
+    server = await start_server()
+    groups = [{"channel": HEAVY, "count": STALLED + HEAVY_HEALTHY},
+              {"channel": MAIN, "count": MAIN_COUNT},
+              {"channel": CHURN, "count": CHURN_COUNT}]
+    peers = await start_clients(server.url(), groups, "load")
+    await peers.expect("ready", 60)
+    stalled = list(range(STALLED))
+    healthy = list(range(STALLED, STALLED + HEAVY_HEALTHY))
+    main = list(range(STALLED + HEAVY_HEALTHY, STALLED + HEAVY_HEALTHY + MAIN_COUNT))
+    churn = list(range(main[-1] + 1, main[-1] + 1 + CHURN_COUNT))
+    vanished = main[:VANISH_MAIN] + churn[:VANISH_CHURN]
+    await peers.command(json.dumps({"op": "stall", "indices": stalled}), "done")
+
+    heavy_sent = light_sent = 0
+    dropped_after = None
+    async with server.client() as publisher:
+        for batch_number in range(MAX_HEAVY_BATCHES):
+            await publisher.trigger_batch(
+                [{"channel": HEAVY, "name": "load", "data": {"seq": heavy_sent + n, "pad": HEAVY_PAD}}
+                 for n in range(10)]
+            )
+            heavy_sent += 10
+            await publisher.trigger([MAIN, CHURN], "load", {"seq": light_sent})
+            light_sent += 1
+            if light_sent == 20:
+                await peers.command(json.dumps({"op": "terminate", "indices": vanished}), "done")
+            if dropped_after is None:
+                info = await publisher.channel_info(HEAVY, info=["subscription_count"])
+                if info["subscription_count"] == HEAVY_HEALTHY:
+                    dropped_after = heavy_sent
+            elif light_sent >= 50 and batch_number * 10 >= dropped_after + 100:
+                break
+        assert dropped_after is not None, f"{STALLED} stalled readers still subscribed"
+        rss_dropped = rss_mb(server.pid)
+
+        await eventually_equal(
+            lambda: publisher.channel_info(MAIN, info=["subscription_count"]),
+            {"occupied": True, "subscription_count": MAIN_COUNT - VANISH_MAIN},
+        )
+        await eventually_equal(
+            lambda: publisher.users(CHURN),
+            [f"u-{index}" for index in churn[VANISH_CHURN:]],
+            key=sorted,
+        )
+        deadline = time.monotonic() + timeout(30)
+        while True:
+            report = await peers.report()
+            counts = report["counts"]
+            if (all(counts[i] == heavy_sent for i in healthy)
+                    and all(counts[i] == light_sent for i in main[VANISH_MAIN:] + churn[VANISH_CHURN:])
+                    and all(report["members"][i] == CHURN_COUNT - VANISH_CHURN
+                            for i in churn[VANISH_CHURN:])) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        survivors = healthy + main[VANISH_MAIN:] + churn[VANISH_CHURN:]
+        assert [counts[i] for i in healthy] == [heavy_sent] * HEAVY_HEALTHY
+        assert {counts[i] for i in main[VANISH_MAIN:] + churn[VANISH_CHURN:]} == {light_sent}
+        assert [report["gaps"][i] for i in survivors] == [0] * len(survivors)
+        assert [report["members"][i] for i in churn[VANISH_CHURN:]] == (
+            [CHURN_COUNT - VANISH_CHURN] * (CHURN_COUNT - VANISH_CHURN)
+        )
+        assert [report["codes"][i] for i in survivors] == [None] * len(survivors)
+        assert all(counts[i] < heavy_sent for i in stalled)
+
+        # the dropped readers learn it once they read again (the server gave up on them)
+        await peers.command(json.dumps({"op": "resume", "indices": stalled}), "done")
+        deadline = time.monotonic() + timeout(30)
+        while True:
+            report = await peers.report()
+            if all(report["codes"][i] is not None for i in stalled) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        stalled_codes = [report["codes"][i] for i in stalled]
+        assert all(code is not None for code in stalled_codes), stalled_codes
+        assert report["closed"] == STALLED  # no one else was closed by the server
+    assert server.alive()
+    await peers.close()
+    assert await server.stop() == 0
+    assert_clean_log(server)
+    print(
+        f"\n{STALLED} stalled readers dropped after {dropped_after:,} events of 9 KB "
+        f"(close codes seen {stalled_codes}); {len(vanished)} sockets killed without a close "
+        f"forgotten; {HEAVY_HEALTHY} healthy heavy readers got all {heavy_sent:,}, "
+        f"{len(survivors) - HEAVY_HEALTHY} others all {light_sent}; server RSS after the drop "
+        f"{rss_dropped} MB"
+    )
+
+
+async def eventually_equal(fetch, expected, key=lambda value: value, seconds: float = 20):
+    """Await ``fetch()`` until ``key`` of its answer equals ``expected`` (bounded)."""
+    deadline = time.monotonic() + timeout(seconds)
+    while True:
+        value = key(await fetch())
+        if value == expected or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert value == expected
 
 
 # --- bounded soak --------------------------------------------------------------------------

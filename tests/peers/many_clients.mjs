@@ -11,6 +11,9 @@
 // one plus 1. Answers JSON-line commands on stdin:
 //   "report"  -> {"type": "report", counts, gaps, members, other, closed, errors, ...}
 //   "close"   -> closes every socket with 1000, then {"type": "closed", ...}, then exits
+//   {"op": "stall" | "resume" | "terminate", "indices": [...]} -> {"type": "done", "op": ...}
+//     stall stops reading those sockets (the server's writes pile up), resume reads again,
+//     terminate destroys them without a closing handshake (as a killed browser tab would)
 // Exits by itself when stdin ends. Nothing here retries: a refused or dropped socket is reported.
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -36,6 +39,8 @@ const members = new Array(total).fill(null);
 const other = new Array(total).fill(0);
 const subscribed = new Array(total).fill(false);
 const sockets = new Array(total).fill(null);
+const codes = new Array(total).fill(null); // close code of each socket that closed
+const leaving = new Set(); // sockets this script ended on purpose
 let closedUnexpectedly = 0;
 let subscribedCount = 0;
 let opened = 0;
@@ -124,7 +129,8 @@ function open(index) {
       resolve();
     });
     ws.on('close', (code, reason) => {
-      if (!closing) {
+      codes[index] = code;
+      if (!closing && !leaving.has(index)) {
         closedUnexpectedly += 1;
         note(`connection ${index} closed with ${code} ${reason.toString()}`);
       }
@@ -154,6 +160,7 @@ function report(type) {
     gaps,
     members,
     other,
+    codes,
     closed: closedUnexpectedly,
     errors,
     rss_mb: Math.round(process.memoryUsage().rss / 1048576),
@@ -184,6 +191,19 @@ rl.on('line', (line) => {
   const command = line.trim();
   if (command === 'report') out(report('report'));
   else if (command === 'close') closeAll();
+  else if (command.startsWith('{')) {
+    const { op, indices } = JSON.parse(command);
+    for (const index of indices) {
+      const ws = sockets[index];
+      if (op === 'stall') ws.pause();
+      else if (op === 'resume') ws.resume();
+      else if (op === 'terminate') {
+        leaving.add(index);
+        ws.terminate();
+      }
+    }
+    out({ type: 'done', op });
+  }
 });
 rl.on('close', () => {
   if (!closing) process.exit(0);
