@@ -41,8 +41,8 @@ CELLS = [
 import sys
 import pusher_nb
 
-# the local server on the kernel's loop: one market at 10 trades/s, and the chat bots
-feeds = {{"crypto": {{"symbols": ["BTC-USD"], "rate": 10}}, "chat": {{}}}}
+# the local server on the kernel's loop: one market at 25 trades/s, and the chat bots
+feeds = {{"crypto": {{"symbols": ["BTC-USD"], "rate": 25}}, "chat": {{}}}}
 server = await pusher_nb.LocalServer.start(port=0, feeds=feeds)
 client = server.client(user_data={{"user_id": "{ME}", "user_info": {{"name": "You"}}}})
 await client.connect()
@@ -51,7 +51,7 @@ print("kernel prefix:", sys.prefix)
     """
 trades = await client.subscribe("crypto-trades")
 frame = pusher_nb.LiveFrame(trades, events="trade")
-pusher_nb.LiveChart(frame, y="price", title="BTC-USD trades", height=320)
+pusher_nb.LiveChart(frame, y="price", title="BTC-USD trades", window=1000, height=320)
 """,
     """
 room = await client.subscribe("presence-chat")
@@ -85,6 +85,14 @@ PLOT_JS = """(plot) => {
     tick_labels: Array.from(plot.querySelectorAll('.xtick text')).map((t) => t.textContent),
   };
 }"""
+
+# how many times Plotly redrew the chart in ``ms`` milliseconds
+COUNT_REDRAWS_JS = """(plot, ms) => new Promise((resolve) => {
+  let count = 0;
+  const count_one = () => { count += 1; };
+  plot.on('plotly_afterplot', count_one);
+  setTimeout(() => { plot.removeListener('plotly_afterplot', count_one); resolve(count); }, ms);
+})"""
 
 # rows of the presence table as lists of cell texts, the header row left out
 TABLE_JS = """(output) => {
@@ -139,9 +147,13 @@ class RunningNotebook:
             pytest.fail(f"the new cell did not print {mark!r}:\n" + self.diagnosis(count))
         return output.inner_text()
 
-    def screenshot(self, locator, name: str) -> None:
+    def screenshot(self, locator, name: str, width: int = 800) -> None:
+        """A picture of ``locator``, cut to its left ``width`` pixels (widgets leave the rest blank)."""
         self.page.mouse.move(0, 0)  # no hover labels
-        locator.screenshot(path=str(ARTIFACTS / name), animations="disabled")
+        locator.scroll_into_view_if_needed()
+        box = locator.bounding_box()
+        clip = {**box, "width": min(box["width"], width)}
+        self.page.screenshot(path=str(ARTIFACTS / name), clip=clip, animations="disabled")
 
 
 def _wait(condition, seconds: float, interval: float = 0.25):
@@ -264,8 +276,15 @@ def test_live_chart_grows_in_the_browser(notebook):
     notebook.figures["point_counts"] = samples
     counts = [count for _, count in samples]
     assert counts == sorted(counts), f"the point count went down: {samples}"
-    # the feed publishes 10 trades/s: about 50 new points in 5 s
-    assert counts[-1] - counts[0] >= 15, f"the chart hardly grew: {samples}"
+    # the feed publishes 25 trades/s: about 125 new points in 5 s
+    assert counts[-1] - counts[0] >= 40, f"the chart hardly grew: {samples}"
+
+    before = plot.evaluate(PLOT_JS)["points"]
+    redraws = plot.evaluate(COUNT_REDRAWS_JS, 3000)
+    added = plot.evaluate(PLOT_JS)["points"] - before
+    notebook.figures["in_3s"] = {"browser_redraws": redraws, "points_added": added}
+    # 25 trades/s, and LiveChart redraws at most fps=10 times a second whatever the event rate
+    assert 0 < redraws <= 36, f"{redraws} redraws in 3 s while {added} points came"
 
     state = plot.evaluate(PLOT_JS)
     lag = (state["now"] - state["last_x"]) / 1000.0
@@ -273,7 +292,7 @@ def test_live_chart_grows_in_the_browser(notebook):
     assert -5 < lag < 5, f"the newest point is {lag:.1f} s old: {state}"
     assert "⚠" not in notebook.output_text(CHART_CELL), notebook.diagnosis(CHART_CELL)
 
-    _wait(lambda: plot.evaluate(PLOT_JS)["points"] >= 120, 10)  # a fuller line for the picture
+    _wait(lambda: plot.evaluate(PLOT_JS)["points"] >= 300, 15)  # a fuller line for the picture
     notebook.figures["points_in_screenshot"] = plot.evaluate(PLOT_JS)["points"]
     notebook.screenshot(notebook.cell(CHART_CELL), "live-chart.png")
     _publish_image("live-chart.png")
