@@ -3,7 +3,9 @@
 Every notebook is executed with nbclient in a fresh kernel of this interpreter, with no
 ``PUSHER_*`` credentials in the environment (so it starts the local server) and with a
 distinctive local secret and master key, which the executed copies (outputs and widget state,
-written to tests/.artifacts/notebooks/) must not contain anywhere.
+written to tests/.artifacts/notebooks/) must not contain anywhere. The notebooks that need no
+demo feed of their own also run with ``PUSHER_*`` credentials for a separate server process,
+the path a user with their own app takes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import hashlib
 import json
 import os
 import secrets
+import selectors
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +38,17 @@ SECRET = "nbsecret-" + secrets.token_hex(16)
 MASTER_KEY = secrets.token_bytes(32)
 MASTER_KEY_BASE64 = base64.b64encode(MASTER_KEY).decode()
 ENCRYPTED_CHANNELS = ("private-encrypted-lab-results", "private-encrypted-orders")
+# The same for the separate server the from-environment runs use.
+ENV_APP_ID, ENV_KEY = "7000007", "envkey-" + secrets.token_hex(4)
+ENV_SECRET = "envsecret-" + secrets.token_hex(16)
+ENV_MASTER_KEY = secrets.token_bytes(32)
+# notebook -> demo feeds its server must run (the feed's own channels, at default rates)
+FROM_ENV = {
+    "00_quickstart": "",
+    "02_private_channels": "",
+    "03_encrypted_channels": "",
+    "07_production": "crypto",
+}
 
 pytestmark = pytest.mark.notebook
 
@@ -41,16 +56,15 @@ durations: dict[str, float] = {}
 
 
 def forbidden_strings() -> dict[str, str]:
-    """What must never appear in an executed notebook: the secret, the master key, shared secrets."""
-    found = {
-        "app secret": SECRET,
-        "master key (base64)": MASTER_KEY_BASE64,
-        "master key (hex)": MASTER_KEY.hex(),
-    }
-    for channel in ENCRYPTED_CHANNELS:
-        shared = hashlib.sha256(channel.encode() + MASTER_KEY).digest()
-        found[f"shared secret of {channel} (base64)"] = base64.b64encode(shared).decode()
-        found[f"shared secret of {channel} (hex)"] = shared.hex()
+    """What must never appear in an executed notebook: secrets, master keys, shared secrets."""
+    found = {"app secret": SECRET, "app secret (from the environment)": ENV_SECRET}
+    for origin, master_key in (("local", MASTER_KEY), ("from the environment", ENV_MASTER_KEY)):
+        found[f"{origin} master key (base64)"] = base64.b64encode(master_key).decode()
+        found[f"{origin} master key (hex)"] = master_key.hex()
+        for channel in ENCRYPTED_CHANNELS:
+            shared = hashlib.sha256(channel.encode() + master_key).digest()
+            found[f"{origin} shared secret of {channel} (base64)"] = base64.b64encode(shared).decode()
+            found[f"{origin} shared secret of {channel} (hex)"] = shared.hex()
     return found
 
 
@@ -123,17 +137,10 @@ def test_notebook_shape(path: Path):
         assert "threading" not in source
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    """The notebook runs top to bottom without error, and its saved copy holds no secret."""
-    for name in list(os.environ):
-        if name.startswith("PUSHER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PUSHER_NB_LOCAL_SECRET", SECRET)
-    monkeypatch.setenv("PUSHER_NB_LOCAL_MASTER_KEY_BASE64", MASTER_KEY_BASE64)
+def execute(path: Path, label: str, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the notebook, save the executed copy, and check it for errors and secrets."""
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -141,14 +148,15 @@ def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyP
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
+    saved = ARTIFACTS / f"{label}.ipynb"
     started = time.monotonic()
     try:
         client.execute()
     finally:
-        durations[path.stem] = time.monotonic() - started
+        durations[label] = time.monotonic() - started
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, ARTIFACTS / path.name)
-    print(f"{path.stem}: {durations[path.stem]:.1f} s")
+        nbformat.write(nb, saved)
+    print(f"{label}: {durations[label]:.1f} s")
 
     errors = [
         output
@@ -158,10 +166,74 @@ def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyP
         if output.output_type == "error"
     ]
     assert not errors, errors
-    text = (ARTIFACTS / path.name).read_text()
+    text = saved.read_text()
     leaked = [what for what, value in forbidden_strings().items() if value in text]
-    assert not leaked, f"{path.name} (executed) contains: {', '.join(leaked)}"
+    assert not leaked, f"{saved.name} contains: {', '.join(leaked)}"
 
+
+def without_pusher_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PUSHER_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The notebook runs top to bottom on its own local server; its saved copy holds no secret."""
+    without_pusher_env(monkeypatch)
+    monkeypatch.setenv("PUSHER_NB_LOCAL_SECRET", SECRET)
+    monkeypatch.setenv("PUSHER_NB_LOCAL_MASTER_KEY_BASE64", MASTER_KEY_BASE64)
+    execute(path, path.stem, kernel_dir, monkeypatch)
+
+
+def start_server(feeds: str) -> tuple[subprocess.Popen, int]:
+    """A local server in its own process (``python -m pusher_nb.server``); returns it and its port."""
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "pusher_nb.server", "--port", "0", "--json",
+            "--app-id", ENV_APP_ID, "--key", ENV_KEY, "--secret", ENV_SECRET,
+            "--master-key", base64.b64encode(ENV_MASTER_KEY).decode(), "--feeds", feeds,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout=20 * TIME_SCALE)
+    if not ready:
+        process.kill()
+        raise RuntimeError(f"the server did not start: {process.stderr.read()}")
+    info = json.loads(process.stdout.readline())
+    return process, int(info["port"])
+
+
+@pytest.mark.parametrize("name", sorted(FROM_ENV))
+def test_notebook_runs_with_credentials_from_env(
+    name: str, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """With PUSHER_* set, the notebook uses that app (here a server in another process)."""
+    process, port = start_server(FROM_ENV[name])
+    try:
+        without_pusher_env(monkeypatch)
+        for variable, value in {
+            "PUSHER_APP_ID": ENV_APP_ID,
+            "PUSHER_KEY": ENV_KEY,
+            "PUSHER_SECRET": ENV_SECRET,
+            "PUSHER_HOST": "127.0.0.1",
+            "PUSHER_PORT": str(port),
+            "PUSHER_TLS": "false",
+            "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(ENV_MASTER_KEY).decode(),
+        }.items():
+            monkeypatch.setenv(variable, value)
+        execute(NOTEBOOK_DIR / f"{name}.ipynb", f"{name}.from_env", kernel_dir, monkeypatch)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 def test_binder_installs_the_package_and_its_front_ends():
     """binder/ installs the package from the repository, with every widget front end."""
