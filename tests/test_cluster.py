@@ -70,6 +70,7 @@ def cluster(redis_port):
         "SOKETI_DB_REDIS_HOST": "127.0.0.1",
         "SOKETI_DB_REDIS_PORT": str(redis_port),
         "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT": "3000",
+        "SOKETI_SHUTDOWN_GRACE_PERIOD": "200",  # ms between closing the sockets and exiting
     }
     nodes = []
     try:
@@ -234,3 +235,28 @@ async def test_client_events_cross_nodes(nodes):
         assert [e.data for e in a_seen] == [{"from": "bob"}]
         if name.startswith("presence-"):
             assert (b_seen[0].user_id, a_seen[0].user_id) == ("alice", "bob")
+
+
+async def test_a_restarted_node_rejoins_the_cluster(nodes, redis_port):
+    """A notebook client on a node that restarts reconnects; presence and triggers cross again."""
+    name = "presence-cluster-restart"
+    alice, bob = await nodes.connect(0, "alice"), await nodes.connect(1, "bob")
+    a_channel = await alice.subscribe(name)
+    b_channel = await bob.subscribe(name)
+    await eventually(lambda: a_channel.members.count == 2, 10)
+    ticks = collect(b_channel, "tick")
+    first_socket = bob.socket_id
+
+    await asyncio.to_thread(nodes.nodes[1].stop)  # SIGTERM: soketi closes its sockets first
+    await eventually(lambda: bob.state != "connected", 10)
+    await eventually(lambda: "bob" not in a_channel.members, 10)
+    await asyncio.to_thread(nodes.nodes[1].start)
+    await asyncio.to_thread(wait_until_subscribed, redis_port, 2)
+    await eventually(lambda: bob.state == "connected" and b_channel.subscribed, 30)
+    assert bob.socket_id != first_socket and bob.stats.reconnects >= 1
+    await eventually(lambda: "bob" in a_channel.members, 10)
+    assert sorted(b_channel.members) == ["alice", "bob"]
+
+    await nodes.rest(0).trigger(name, "tick", {"after": "restart"})
+    await eventually(lambda: ticks, 10)
+    assert [e.data for e in ticks] == [{"after": "restart"}]
