@@ -96,6 +96,8 @@ class AppState:
         self.users: dict[str, set[Connection]] = {}
         self._counts_dirty: set[str] = set()
         self._counts_timer: asyncio.TimerHandle | None = None
+        self._dirty: list[Connection] = []
+        self._flush_handle: asyncio.Handle | None = None
 
     def __repr__(self) -> str:
         return f"AppState({self.app!r}, connections={len(self.connections)})"
@@ -103,27 +105,55 @@ class AppState:
     # --- delivery -------------------------------------------------------------------------
 
     def deliver(self, channel: Channel, frame: bytes, exclude: Connection | None = None) -> int:
-        """Write ``frame`` to every subscriber of ``channel`` but ``exclude``; return how many."""
-        limit = self.max_write_buffer
-        slow = None
+        """Queue ``frame`` for every subscriber of ``channel`` but ``exclude``; return how many.
+
+        Frames queued during one pass of the event loop go out as one write per socket at the
+        end of it (:meth:`flush`): a batch of events costs one system call per subscriber.
+        """
+        dirty = self._dirty
         sent = 0
         for conn in channel.subscribers:
             if conn is exclude:
                 continue
+            pending = conn.pending
+            if pending is None:
+                conn.pending = [frame]
+                dirty.append(conn)
+            else:
+                pending.append(frame)
+            sent += 1
+        if sent and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+        return sent
+
+    def queue(self, conn: Connection, frame: bytes) -> None:
+        """Queue one frame for one socket, behind what is already queued for it."""
+        pending = conn.pending
+        if pending is None:
+            conn.pending = [frame]
+            self._dirty.append(conn)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            pending.append(frame)
+
+    def flush(self) -> None:
+        """Write each socket's queued frames at once; close sockets that stopped reading."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        limit = self.max_write_buffer
+        for conn in dirty:
+            pending = conn.pending
+            if pending is None:
+                continue
+            conn.pending = None
             transport = conn.transport
-            if transport.is_closing():
+            if conn.closed or transport.is_closing():
                 continue  # the peer is gone; its handler has not forgotten it yet
             if transport.get_write_buffer_size() > limit:
-                if slow is None:
-                    slow = []
-                slow.append(conn)
-                continue
-            transport.write(frame)
-            sent += 1
-        if slow is not None:
-            for conn in slow:
                 conn.close(SLOW_CONSUMER_CODE, "Slow consumer: the socket's write buffer is full")
-        return sent
+                continue
+            transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def publish(
         self, channel_name: str, event: str, data: Any, socket_id: str | None = None
@@ -306,6 +336,9 @@ class AppState:
             self.deliver(channel, event_frame("pusher_internal:subscription_count", name, data))
 
     def close(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self.flush()
         if self._counts_timer is not None:
             self._counts_timer.cancel()
             self._counts_timer = None

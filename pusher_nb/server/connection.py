@@ -72,6 +72,7 @@ class Connection:
         "last_seen",
         "pinged",
         "closing",
+        "pending",
         "_tokens",
         "_stamp",
     )
@@ -91,6 +92,7 @@ class Connection:
         self.last_seen = time.monotonic()
         self.pinged = False
         self.closing: asyncio.Task | None = None
+        self.pending: list[bytes] | None = None  # frames queued in this pass of the loop
         self._tokens = float(MAX_CLIENT_EVENTS_PER_SECOND)
         self._stamp = self.last_seen
 
@@ -100,13 +102,14 @@ class Connection:
     # --- sending --------------------------------------------------------------------------
 
     def send(self, payload: bytes) -> None:
-        transport = self.transport
-        if self.closed or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > self.state.max_write_buffer:
-            self.close(4100, "Slow consumer: the socket's write buffer is full", notify=False)
-            return
-        transport.write(text_frame(payload))
+        if not self.closed:
+            self.state.queue(self, text_frame(payload))
+
+    def write_pending(self) -> None:
+        """Write what is queued for this socket now (before a close frame overtakes it)."""
+        pending, self.pending = self.pending, None
+        if pending and not self.transport.is_closing():
+            self.transport.write(b"".join(pending))
 
     def error(self, text: str, code: int | None = None, channel: str | None = None) -> None:
         self.send(message("pusher:error", {"message": text, "code": code}, channel))
@@ -343,6 +346,7 @@ class Connection:
             return
         if notify:
             self.error(reason, code)
+        self.write_pending()
         self.closed = True
         self.state.forget(self)
         logger.debug("closing socket %s with %d: %s", self.socket_id, code, reason)
