@@ -13,8 +13,18 @@ import subprocess
 import time
 
 from .common import (
-    HERE, PYTHON, LocalServerProcess, Soketi, Table, Unavailable, env, node, node_package,
-    percentile_from_histogram, run_json, stop,
+    HERE,
+    PYTHON,
+    LocalServerProcess,
+    Soketi,
+    Table,
+    Unavailable,
+    env,
+    node,
+    node_package,
+    percentile_from_histogram,
+    run_json,
+    stop,
 )
 
 FULL = [(10, 300_000), (100, 300_000), (1000, 300_000)]  # (subscribers, deliveries)

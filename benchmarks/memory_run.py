@@ -47,7 +47,7 @@ def run(count: int, max_rows: int) -> dict:
             append(decode_frame(pool[i % n]))
         done = upto
         if done % (step * 10) == 0 or done == count:
-            frame.df  # a snapshot now and then, as a notebook cell would ask for
+            _ = frame.df  # a snapshot now and then, as a notebook cell would ask for
         samples.append((done, process.memory_info().rss))
     elapsed = time.perf_counter() - began
     rss = [value for _, value in samples]

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from support import ROOT, timeout, unavailable
 
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?x?$")
