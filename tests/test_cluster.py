@@ -125,10 +125,16 @@ class Nodes:
 
 
 @pytest.fixture
-async def nodes(cluster):
+async def nodes(cluster, redis_port):
+    """The cluster's nodes and the clients a test opens on them; a stopped node is restarted."""
     helper = Nodes(cluster)
     yield helper
     await helper.close()
+    stopped = [node for node in cluster if node.process is None]
+    for node in stopped:
+        await asyncio.to_thread(node.start)
+    if stopped:
+        await asyncio.to_thread(wait_until_subscribed, redis_port, len(cluster))
 
 
 def collect(channel, event_name=None):

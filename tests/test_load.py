@@ -248,10 +248,15 @@ async def test_two_thousand_connections_fed_together(processes):
 
         channels = [*PUBLIC, "crypto-trades", PRESENCE]
 
+        feed_seconds = 0.0
+
         async def feed() -> None:
+            nonlocal feed_seconds
+            began = time.monotonic()
             for seq in range(EVENTS):
                 await publisher.trigger(channels, "load", {"seq": seq, "pad": "x" * 64})
                 await asyncio.sleep(0.02)
+            feed_seconds = time.monotonic() - began
 
         feeding = asyncio.create_task(feed())
         try:
@@ -300,7 +305,8 @@ async def test_two_thousand_connections_fed_together(processes):
     print(
         f"\n{CONNECTIONS} connections held ({len(PUBLIC)}x{PER_PUBLIC} public, {FEED_WATCHERS} on "
         f"the crypto feed, {PRESENCE_MEMBERS} presence), subscribed in {ready['seconds']:.1f} s; "
-        f"{EVENTS} events each ({CONNECTIONS * EVENTS:,} deliveries), all in order; "
+        f"{EVENTS} events each ({CONNECTIONS * EVENTS:,} deliveries, triggered over "
+        f"{feed_seconds:.1f} s), all in order; "
         f"probe client served {'during' if probed_during_feed else 'after'} the feed\n"
         f"server RSS (MB): idle {rss_idle}, holding {rss_held}, after the feed {rss_fed}, "
         f"all closed {rss_after}; Node clients RSS {report['rss_mb']} MB"
