@@ -105,3 +105,25 @@ async def test_feeds_stop_with_the_server():
     assert not any(task.done() for task in tasks)
     await local.stop()
     assert all(task.done() for task in tasks)
+
+
+async def test_feed_on_an_encrypted_channel_is_encrypted():
+    """A feed pointed at a private-encrypted- channel publishes ciphertext the subscriber opens."""
+    import json
+
+    from test_server_helpers import MASTER_KEY
+
+    from pusher_nb import crypto
+    from pusher_nb.server import App
+
+    feeds = {"geo": {"channel": "private-encrypted-deliveries", "rate": 40}}
+    app = App(encryption_master_key_base64=MASTER_KEY)
+    async with LocalServer.start(feeds=feeds, apps=[app]) as local:
+        client = await RawClient.connect(local)
+        key = crypto.decode_shared_secret(
+            client.auth_for("private-encrypted-deliveries")["shared_secret"]
+        )
+        await client.subscribe("private-encrypted-deliveries")
+        sealed = (await client.expect("location"))["data"]
+    assert set(sealed) == {"nonce", "ciphertext"}
+    assert json.loads(crypto.decrypt(key, sealed))["vehicle_id"].startswith("van-")

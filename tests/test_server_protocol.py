@@ -487,3 +487,15 @@ async def test_slow_consumer_is_dropped_without_delaying_others():
         assert received == 600
         assert len(local.states[0].connections) == 1
         await slow.close()
+
+
+async def test_events_published_together_arrive_in_order(server):
+    """Events queued in one pass of the loop reach each subscriber complete and in order."""
+    first, second = await RawClient.connect(server), await RawClient.connect(server)
+    await first.subscribe("ordered")
+    await second.subscribe("ordered")
+    for n in range(200):
+        server.publish("ordered", "n", {"n": n})
+    for client in (first, second):
+        got = [(await client.expect("n"))["data"]["n"] for _ in range(200)]
+        assert got == list(range(200))

@@ -406,7 +406,7 @@ async def websocket_handler(server: LocalServer, request: web.Request) -> web.St
     conn = Connection(server, state, ws, transport, new_socket_id(state.connections))
     state.add_connection(conn)
     established = orjson.dumps(
-        {"socket_id": conn.socket_id, "activity_timeout": int(server.activity_timeout)}
+        {"socket_id": conn.socket_id, "activity_timeout": max(1, round(server.activity_timeout))}
     ).decode()
     conn.send(message("pusher:connection_established", established))
     logger.debug("socket %s connected to app %s", conn.socket_id, state.app.app_id)
