@@ -298,11 +298,6 @@ def test_live_chart_grows_in_the_browser(notebook):
     _publish_image("live-chart.png")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LiveChart redraws restyle x with float64 milliseconds and nothing else; plotly.js "
-    "clears an axis type on such a restyle (plotly.js#2144), so the date axis turns linear",
-)
 def test_live_chart_keeps_its_time_axis(notebook):
     """After live redraws the chart's x axis still reads as dates, not as numbers."""
     plot = notebook.cell(CHART_CELL).locator(".js-plotly-plot")

@@ -493,3 +493,28 @@ async def test_views_of_a_connected_client_hold_no_secret():
                 for needle in (secret, master, shared, "LiVeMaStEr"):
                     assert needle not in text, f"{type(view).__name__} leaks {needle}"
                 view.close()
+
+
+def test_time_axis_updates_name_the_date_type(monkeypatch):
+    """Every redraw that moves x on a time axis also says the axis is a date axis (plotly.js#2144)."""
+    import plotly.basewidget
+
+    from pusher_nb.live import LiveFrame
+    from pusher_nb.protocol import Event
+    from pusher_nb.widgets import LiveChart
+
+    sent = []
+    original = plotly.basewidget.BaseFigureWidget._send_update_msg
+
+    def spy(figure, restyle_data, relayout_data, *args, **kwargs):
+        sent.append(relayout_data)
+        return original(figure, restyle_data, relayout_data, *args, **kwargs)
+
+    monkeypatch.setattr(plotly.basewidget.BaseFigureWidget, "_send_update_msg", spy)
+    frame = LiveFrame()
+    chart = LiveChart(frame, y="price")
+    for i in range(3):
+        frame.append(Event("trade", "c", {"price": float(i)}, received_at=1_700_000_000.0 + i))
+        chart.refresh()
+    assert len(sent) == 3 and all(update.get("xaxis.type") == "date" for update in sent)
+    assert chart.figure.data[0].x.dtype == np.float64

@@ -21,6 +21,21 @@ KINDS = ("line", "scatter", "candlestick", "bar")
 _TIME_COLUMN = "received_at"
 
 
+class _LiveFigure(go.FigureWidget):
+    """A FigureWidget whose data updates keep a date x axis a date axis.
+
+    plotly.js resets an axis type whenever a restyle changes the axis data, unless the same
+    update names the type (plotly.js#2144); and plotly.py leaves an unchanged layout value out
+    of the update. So a redraw of float64 milliseconds would turn the time axis linear. This
+    hook adds the axis type to each update that carries x data.
+    """
+
+    def _send_update_msg(self, restyle_data, relayout_data, trace_indexes=None, source_view_id=None):
+        if "x" in (restyle_data or {}) and self.layout.xaxis.type == "date":
+            relayout_data = {**(relayout_data or {}), "xaxis.type": "date"}
+        return super()._send_update_msg(restyle_data, relayout_data, trace_indexes, source_view_id)
+
+
 def _as_list(y: str | Sequence[str]) -> list[str]:
     return [y] if isinstance(y, str) else list(y)
 
@@ -73,7 +88,7 @@ class LiveChart(LiveView, widgets.VBox):
             showlegend=len(ys) > 1 or group_by is not None,
             uirevision="live",  # keep the user's zoom and legend clicks across redraws
         )
-        self.figure = go.FigureWidget(layout=layout)
+        self.figure = _LiveFigure(layout=layout)
         if kind == "candlestick":
             self.figure.add_trace(
                 go.Candlestick(x=[], open=[], high=[], low=[], close=[], name=ys[0])
