@@ -213,6 +213,30 @@ async def test_presence_spans_both_nodes(nodes):
     assert [e.data["user_id"] for e in removed] == ["bob", "carol"]
 
 
+async def test_one_user_on_both_nodes_is_one_member(nodes):
+    """A user with a socket on each node counts once, and leaves only when both sockets have."""
+    name = "presence-cluster-tabs"
+    watcher = await nodes.connect(0, "watcher")
+    w_channel = await watcher.subscribe(name)
+    added, removed = collect(w_channel, "pusher:member_added"), collect(
+        w_channel, "pusher:member_removed"
+    )
+    tab_a, tab_b = await nodes.connect(0, "dana"), await nodes.connect(1, "dana")
+    await tab_a.subscribe(name)
+    await eventually(lambda: "dana" in w_channel.members, 10)
+    b_channel = await tab_b.subscribe(name)
+    assert sorted(b_channel.members) == ["dana", "watcher"]
+    await eventually_users(nodes, name, ["dana", "watcher"])
+
+    await tab_b.close()
+    await asyncio.sleep(timeout(0.5))  # a wrong member_removed would arrive by now
+    assert "dana" in w_channel.members and removed == []
+    await tab_a.close()
+    await eventually(lambda: "dana" not in w_channel.members, 10)
+    assert [e.data["user_id"] for e in added] == ["dana"]
+    assert [e.data["user_id"] for e in removed] == ["dana"]
+
+
 async def eventually_users(nodes: Nodes, name: str, expected: list[str]) -> None:
     for node in (0, 1):
         deadline = asyncio.get_running_loop().time() + timeout(10)
