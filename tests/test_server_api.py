@@ -173,3 +173,26 @@ async def test_server_client_round_trip():
             event = await asyncio.wait_for(got, timeout(5))
             assert event.data == {"n": 1}
             await eventually(lambda: local.states[0].channels.get("private-wired"))
+
+
+async def test_disabled_app_refuses_sockets_and_rest():
+    """A disabled app closes sockets with 4003 and answers REST with 403."""
+    import json
+
+    import aiohttp
+
+    app = App(app_id="7", enabled=False)
+    async with LocalServer.start(feeds=(), apps=[app]) as local:
+        url = f"ws://{local.host}:{local.port}/app/{local.key}?protocol=7"
+        async with websockets.connect(url) as ws:
+            error = json.loads(await asyncio.wait_for(ws.recv(), timeout(5)))
+            assert error["data"]["code"] == 4003
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+        assert ws.close_code == 4003
+        path = "/apps/7/channels"
+        params = auth.signed_rest_params(local.key, local.secret, "GET", path)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{local.url}{path}", params=params) as response:
+                assert response.status == 403
+                assert (await response.json())["code"] == 403

@@ -33,6 +33,7 @@ class App:
     max_presence_members: int = MAX_PRESENCE_MEMBERS
     max_presence_member_bytes: int = 1024
     enable_subscription_count: bool = True
+    enabled: bool = True  # a disabled app refuses connections (4003) and REST calls (403)
 
     def __post_init__(self) -> None:
         for name in ("app_id", "key", "secret"):

@@ -225,6 +225,11 @@ class AppState:
             self._count_changed(channel)
         self._drop_if_idle(channel)
 
+    def drop_idle_channels(self) -> None:
+        """Forget channels left with nothing but an expired cached event."""
+        for channel in [c for c in self.channels.values() if c.idle]:
+            self._drop_if_idle(channel)
+
     def _drop_if_idle(self, channel: Channel) -> None:
         # a nested close (a slow consumer dropped while we announced) may have dropped it already
         if channel.idle and self.channels.get(channel.name) is channel:

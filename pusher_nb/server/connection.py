@@ -391,6 +391,8 @@ async def websocket_handler(server: LocalServer, request: web.Request) -> web.St
         refusal = 4200, "Server is shutting down; reconnect shortly"
     elif state is None:
         refusal = 4001, f"App key {key[:60]} does not exist"
+    elif not state.app.enabled:
+        refusal = 4003, f"App {state.app.app_id} is disabled"
     else:
         refusal = protocol_refusal(request.query.get("protocol"))
         limit = state.app.max_connections

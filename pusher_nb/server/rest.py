@@ -61,6 +61,9 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return json_response({"error": exc.reason, "code": exc.status}, exc.status)
+    except Exception:
+        logger.exception("REST request %s %s failed", request.method, request.path)
+        return json_response({"error": "Internal server error", "code": 500}, 500)
 
 
 async def authenticate(server: LocalServer, request: web.Request) -> tuple[AppState, bytes]:
@@ -86,6 +89,8 @@ async def authenticate(server: LocalServer, request: web.Request) -> tuple[AppSt
             )
     if reason is not None:
         raise RestFailure(401, reason)
+    if not app.enabled:
+        raise RestFailure(403, f"App {app.app_id} is disabled")
     return state, body
 
 

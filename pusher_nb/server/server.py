@@ -193,6 +193,7 @@ class LocalServer:
                     elif idle > quiet and not conn.pinged:
                         conn.pinged = True
                         conn.send(b'{"event":"pusher:ping","data":{}}')
+                state.drop_idle_channels()
 
     # --- publishing -----------------------------------------------------------------------
 
