@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 
 from .crypto import decrypt
 from .errors import ConnectionRefused, DecryptionError, SubscriptionError
-from .protocol import Event, FrameError, decode_data, decode_frame, error_message
+from .protocol import ChannelKind, Event, FrameError, decode_data, decode_frame, error_message
 
 if TYPE_CHECKING:
     from .channels import Channel, EncryptedChannel
     from .client import Client
 
 log = logging.getLogger("pusher_nb")
+
+# Compared by identity on every event: ChannelKind.is_encrypted is a property call per event.
+_ENCRYPTED, _ENCRYPTED_CACHE = (kind for kind in ChannelKind if kind.is_encrypted)
 
 
 class IncomingDispatcher:
@@ -59,7 +62,8 @@ class IncomingDispatcher:
                 return
         channel = client._channels.get(event.channel) if event.channel is not None else None
         if channel is not None:
-            if channel.kind.is_encrypted and not name.startswith("pusher:"):
+            kind = channel.kind
+            if (kind is _ENCRYPTED or kind is _ENCRYPTED_CACHE) and not name.startswith("pusher:"):
                 event = self._decrypted(channel, event)
                 if event is None:
                     return
