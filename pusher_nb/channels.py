@@ -91,7 +91,8 @@ class EventEmitter:
     def _call(self, handler: Handler, is_async: bool, event: Event) -> None:
         try:
             result = handler(event)
-            if is_async or inspect.isawaitable(result):
+            # Most handlers return None: skip inspect.isawaitable's Python-level call for them.
+            if is_async or (result is not None and inspect.isawaitable(result)):
                 task = asyncio.ensure_future(result)
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
