@@ -218,7 +218,13 @@ def decode_frame(text: str | bytes, received_at: float | None = None) -> Event:
     user_id = message.get("user_id")
     if user_id is not None:
         user_id = str(user_id)
-    return Event(event, channel, decode_data(message.get("data")), user_id, received_at)
+    data = message.get("data")
+    if type(data) is str and data and data[0] in _JSON_STARTS:  # decode_data, inlined: per event
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return Event(event, channel, data, user_id, received_at)
 
 
 def encode_frame(event: str, data: Any = None, channel: str | None = None, **extra: Any) -> str:
