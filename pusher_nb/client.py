@@ -310,10 +310,15 @@ class Client(RestMethods):
     async def _session(self, ws: Any) -> tuple[int | None, str]:
         """Serve one socket until it closes; returns the close code and reason."""
         heartbeat = None
+        # The per-message loop: recv() directly (no async-iterator layer), lookups hoisted.
+        recv = ws.recv
+        receive = self._dispatcher.receive
+        monotonic = time.monotonic
         try:
-            async for message in ws:
-                self._last_received = time.monotonic()
-                self._dispatcher.receive(message)
+            while True:
+                message = await recv()
+                self._last_received = monotonic()
+                receive(message)
                 if heartbeat is None and self.state is State.CONNECTED:
                     heartbeat = self._spawn(self._heartbeat(ws), "heartbeat")
         except websockets.ConnectionClosed:
