@@ -262,6 +262,7 @@ async def test_two_thousand_connections_fed_together(processes):
         try:
             await asyncio.sleep(0.3)  # part of the feed is out before the probe connects
             probed_during_feed = not feeding.done()
+            assert probed_during_feed  # 100 triggers 20 ms apart take 2 s at the very least
             probed = await asyncio.wait_for(probe(server), timeout(60))
             await asyncio.wait_for(feeding, timeout(120))
         finally:
@@ -307,7 +308,7 @@ async def test_two_thousand_connections_fed_together(processes):
         f"the crypto feed, {PRESENCE_MEMBERS} presence), subscribed in {ready['seconds']:.1f} s; "
         f"{EVENTS} events each ({CONNECTIONS * EVENTS:,} deliveries, triggered over "
         f"{feed_seconds:.1f} s), all in order; "
-        f"probe client served {'during' if probed_during_feed else 'after'} the feed\n"
+        f"a new client connected, subscribed and got its event during the feed\n"
         f"server RSS (MB): idle {rss_idle}, holding {rss_held}, after the feed {rss_fed}, "
         f"all closed {rss_after}; Node clients RSS {report['rss_mb']} MB"
     )
@@ -439,15 +440,16 @@ SOAK_CHANNEL = "soak"
 SOAK_PRESENCE = "presence-soak"
 SOAK_SUBSCRIBERS = 290
 SOAK_MEMBERS = 10
-SOAK_MAX_ROWS = 1_000
+SOAK_MAX_ROWS = 2_000
 BATCH = 10  # events per REST batch
-BATCHES_PER_SECOND = 10
+BATCHES_PER_SECOND = 30
+VISIT_EVERY = 0.5  # seconds between visitors: connect, join the presence channel, leave
 SAMPLE_EVERY = 2.0
 MAX_GROWTH_MB = 50
 
 
 async def test_bounded_soak_keeps_memory_flat(processes):
-    """A steady stream into a bounded LiveFrame and 300 sockets: server and client RSS stay flat."""
+    """A stream into a bounded LiveFrame and 300 sockets, visitors coming and going: RSS stays flat."""
     start_server, start_clients = processes
     duration = SOAK_SECONDS
     warm_up = min(max(10.0, duration / 4), duration / 2)
@@ -466,6 +468,18 @@ async def test_bounded_soak_keeps_memory_flat(processes):
         sent = batches = 0
         started = time.monotonic()
         next_sample = due = started
+        visitors = []  # how many members each visitor saw on joining
+
+        async def visit() -> None:
+            """Connection churn: a new client joins the presence channel, then disconnects."""
+            while time.monotonic() - started < duration - 2 * VISIT_EVERY:
+                user_id = f"visitor-{len(visitors)}"
+                async with server.client(user_data={"user_id": user_id}) as visitor:
+                    joined = await visitor.subscribe(SOAK_PRESENCE)
+                    visitors.append(joined.members.count)
+                await asyncio.sleep(VISIT_EVERY)
+
+        visiting = asyncio.create_task(visit())
         while (elapsed := time.monotonic() - started) < duration:
             batch = [
                 {"channel": SOAK_CHANNEL, "name": "tick",
@@ -484,13 +498,16 @@ async def test_bounded_soak_keeps_memory_flat(processes):
                 next_sample += SAMPLE_EVERY
             due += 1 / BATCHES_PER_SECOND
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await asyncio.wait_for(visiting, timeout(30))
         await eventually(lambda: frame.total >= sent, 30)
 
         deadline = time.monotonic() + timeout(60)
         while True:
             report = await peers.report()
-            done = report["counts"][:SOAK_SUBSCRIBERS] == [sent] * SOAK_SUBSCRIBERS and (
-                report["counts"][SOAK_SUBSCRIBERS:] == [batches] * SOAK_MEMBERS
+            done = (
+                report["counts"][:SOAK_SUBSCRIBERS] == [sent] * SOAK_SUBSCRIBERS
+                and report["counts"][SOAK_SUBSCRIBERS:] == [batches] * SOAK_MEMBERS
+                and report["members"][SOAK_SUBSCRIBERS:] == [SOAK_MEMBERS] * SOAK_MEMBERS
             )
             if done or time.monotonic() > deadline:
                 break
@@ -506,6 +523,9 @@ async def test_bounded_soak_keeps_memory_flat(processes):
         assert report["counts"][:SOAK_SUBSCRIBERS] == [sent] * SOAK_SUBSCRIBERS
         assert report["counts"][SOAK_SUBSCRIBERS:] == [batches] * SOAK_MEMBERS
         assert report["gaps"] == [0] * (SOAK_SUBSCRIBERS + SOAK_MEMBERS)
+        assert visitors and set(visitors) == {SOAK_MEMBERS + 1}  # each saw the members and itself
+        # every visitor's arrival and departure reached the members: back to just themselves
+        assert report["members"][SOAK_SUBSCRIBERS:] == [SOAK_MEMBERS] * SOAK_MEMBERS
         assert client.state == "connected" and client.stats.reconnects == 0
     assert server.alive()
     await peers.close()
@@ -524,7 +544,8 @@ async def test_bounded_soak_keeps_memory_flat(processes):
     print(
         f"\nsoak: {duration:.0f} s, {sent:,} events to {SOAK_SUBSCRIBERS + 1} subscribers of "
         f"{SOAK_CHANNEL!r} ({sent * (SOAK_SUBSCRIBERS + 1):,} deliveries), {batches:,} to "
-        f"{SOAK_MEMBERS} presence members, LiveFrame(max_rows={SOAK_MAX_ROWS:,}); Node clients "
+        f"{SOAK_MEMBERS} presence members, {len(visitors)} visitors came and went, "
+        f"LiveFrame(max_rows={SOAK_MAX_ROWS:,}); Node clients "
         f"RSS {report['rss_mb']} MB\nRSS samples (warm-up until {warm_up:.0f} s):\n{lines}\n"
         f"growth after warm-up: server {server_growth:.1f} MB, client {client_growth:.1f} MB"
     )
