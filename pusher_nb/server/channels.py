@@ -1,8 +1,9 @@
 """One app's live state: its connections, channels, presence members and cached events.
 
 Every delivery, whatever its source (REST, an in-process trigger, a feed, a client event),
-ends in :meth:`AppState.deliver`: the frame is encoded once and written to each subscriber's
-transport; a subscriber whose write buffer is over the limit is closed instead of waited for.
+ends in :meth:`AppState.deliver`: the frame is encoded once and queued for each subscriber,
+and each socket's queue is written with one call at the end of the loop's pass; a subscriber
+whose write buffer is over the limit is closed instead of waited for.
 """
 
 from __future__ import annotations

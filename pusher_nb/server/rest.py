@@ -207,7 +207,9 @@ def routes(server: LocalServer) -> list[web.RouteDef]:
         prefix = request.query.get("filter_by_prefix", "")
         info = parse_info(request.query.get("info"))
         if info - _CHANNEL_INFO:
-            raise RestFailure(400, f"Unknown info attributes: {', '.join(sorted(info))}")
+            raise RestFailure(
+                400, f"Unknown info attributes: {', '.join(sorted(info - _CHANNEL_INFO))}"
+            )
         if "user_count" in info and not prefix.startswith("presence-"):
             raise RestFailure(400, "info=user_count needs filter_by_prefix=presence-")
         found = {
