@@ -25,6 +25,7 @@ DEFAULT_RATE = 3.0
 DEFAULT_DEPOT = (52.5200, 13.4050)
 DRIVERS = ["Alex", "Sam", "Kim", "Jo", "Robin", "Max", "Luca", "Noa"]
 EARTH_RADIUS_M = 6_371_000.0
+CRUISE_KMH = 32.0
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -62,7 +63,9 @@ class Vehicle:
             self.dwell -= seconds
             self.speed_kmh = 0.0
             return None
-        self.speed_kmh = max(8.0, min(55.0, self.speed_kmh + rng.gauss(3.0, 6.0)))
+        # city traffic: speed wanders around a cruising speed instead of drifting off
+        wander = 0.3 * (CRUISE_KMH - self.speed_kmh) + rng.gauss(0.0, 5.0)
+        self.speed_kmh = max(5.0, min(60.0, self.speed_kmh + wander))
         travel = self.speed_kmh / 3.6 * seconds
         target = self.route[self.target]
         left = distance_m(self.position, target)
