@@ -244,3 +244,48 @@ def test_binder_installs_the_package_and_its_front_ends():
     assert {"jupyterlab", "ipywidgets", "anywidget", "plotly", "pusher"} <= names
     runtime = (ROOT / "binder" / "runtime.txt").read_text().strip()
     assert runtime.startswith("python-3.1") and int(runtime.split(".")[1]) >= 11
+
+
+async def test_first_cell_helper_starts_the_local_server_with_the_configured_secrets():
+    """Without PUSHER_KEY the helper starts a local server with the secret and master key given."""
+    from pusher_nb.notebook import LOCAL_APP_ID, connect_or_start_local
+
+    environ = {
+        "PUSHER_NB_LOCAL_SECRET": SECRET,
+        "PUSHER_NB_LOCAL_MASTER_KEY_BASE64": MASTER_KEY_BASE64,
+    }
+    new_client, server = await connect_or_start_local(environ=environ)
+    try:
+        assert server is not None
+        assert (server.app_id, server.secret) == (LOCAL_APP_ID, SECRET)
+        assert server.app.encryption_master_key_base64 == MASTER_KEY_BASE64
+        async with new_client() as client:
+            channel = await client.subscribe("private-encrypted-helper")
+            assert channel.shared_secret == hashlib.sha256(
+                b"private-encrypted-helper" + MASTER_KEY
+            ).digest()
+    finally:
+        await server.stop()
+
+
+async def test_first_cell_helper_uses_credentials_from_the_environment():
+    """With PUSHER_KEY the helper starts nothing and every client comes from Client.from_env."""
+    from pusher_nb.notebook import connect_or_start_local
+
+    environ = {"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "6001",
+               "PUSHER_TLS": "false", "PUSHER_APP_ID": "1", "PUSHER_SECRET": "s"}
+    new_client, server = await connect_or_start_local(feeds=("crypto",), environ=environ)
+    assert server is None
+    client = new_client(secret=None)
+    assert client.key == "k" and client.server_url.startswith("ws://127.0.0.1:6001/app/k?")
+    assert client.state == "initialized"
+
+
+async def test_wait_until_returns_the_value_or_times_out():
+    """wait_until gives the condition's value once truthy, and never waits past its timeout."""
+    from pusher_nb.notebook import wait_until
+
+    calls = []
+    assert await wait_until(lambda: calls.append(1) or (len(calls) >= 3 and "done"), 5, 0.01) == "done"
+    with pytest.raises(TimeoutError):
+        await wait_until(lambda: False, timeout=0.1, interval=0.02)
