@@ -76,3 +76,18 @@ def test_cli_hides_a_given_secret_and_reports_a_busy_port():
     finally:
         process.terminate()
         assert process.wait(timeout(10)) == 0
+
+
+def test_cli_refuses_unknown_feeds_and_bad_master_keys():
+    """An unknown feed or a malformed master key exits 2 with a message naming the problem."""
+    for extra, complaint in (
+        (["--feeds", "nope"], "unknown feed 'nope'"),
+        (["--feeds", "", "--master-key", "abc"], "master key"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "pusher_nb.server", "--port", "0", *extra],
+            capture_output=True,
+            text=True,
+            timeout=timeout(20),
+        )
+        assert result.returncode == 2 and complaint in result.stderr

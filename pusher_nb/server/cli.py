@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import PusherError
 from .apps import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, App
-from .feeds import FEEDS
+from .feeds import CHANNELS, FEEDS
 from .server import LocalServer
 
 DEFAULT_PORT = 6001
@@ -70,6 +70,7 @@ def settings(server: LocalServer, secret_shown: bool, feeds: list[str]) -> dict[
         "ws_url": f"ws://{server.host}:{server.port}/app/{server.key}?protocol=7",
         "rest_url": f"{server.url}/apps/{server.app_id}",
         "feeds": feeds,
+        "channels": {name: list(CHANNELS[name]) for name in feeds if name in CHANNELS},
     }
     if secret_shown:
         result["secret"] = server.secret
@@ -90,7 +91,12 @@ def describe(info: dict[str, Any], secret_shown: bool) -> str:
         )
     else:
         lines.append("  secret:  the one you passed with --secret (not shown)")
-    lines.append(f"  feeds:   {', '.join(info['feeds']) or 'none'}")
+    if info["feeds"]:
+        lines.append("  feeds:")
+        for name, channels in info["channels"].items():
+            lines.append(f"    {name:<7} on {', '.join(channels)}")
+    else:
+        lines.append("  feeds:   none")
     lines.append(
         f"  connect: pusher_nb.Client({info['key']!r}, host={info['host']!r}, "
         f"port={info['port']}, tls=False, app_id={info['app_id']!r}, secret=...)"

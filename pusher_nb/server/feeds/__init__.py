@@ -77,4 +77,12 @@ FEEDS: dict[str, Feed] = {
     "chat": chat.run,
 }
 
-__all__ = ["FEEDS", "FeedContext", "ticks"]
+# the channels each feed publishes on when left to its defaults
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "crypto": (crypto.DEFAULT_CHANNEL,),
+    "sports": (sports.DEFAULT_CHANNEL, sports.DEFAULT_CACHE_CHANNEL),
+    "geo": (geo.DEFAULT_CHANNEL,),
+    "chat": (chat.DEFAULT_CHANNEL,),
+}
+
+__all__ = ["CHANNELS", "FEEDS", "FeedContext", "ticks"]
