@@ -168,7 +168,9 @@ class PusherJs(NodeProcess):
     """A pusher-js 8 client under Node."""
 
     @classmethod
-    async def connect(cls, host, port, key, auth_endpoint, user_id=None) -> PusherJs:
+    async def connect(
+        cls, host, port, key, auth_endpoint, user_id=None, user_auth_endpoint=None
+    ) -> PusherJs:
         peer = await cls.start(
             "pusher_js_client.mjs",
             {
@@ -176,6 +178,7 @@ class PusherJs(NodeProcess):
                 "host": host,
                 "port": port,
                 "authEndpoint": auth_endpoint,
+                "userAuthEndpoint": user_auth_endpoint,
                 "userId": user_id,
                 "userName": user_id and user_id.title(),
             },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import eventually
 from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
 
 from pusher_nb.server import App, LocalServer
@@ -22,7 +23,10 @@ async def setup():
     peers: list[PusherJs] = []
 
     async def connect(user_id=None) -> PusherJs:
-        peer = await PusherJs.connect(local.host, local.port, local.key, endpoint, user_id)
+        user_endpoint = endpoint.replace("/auth", "/user-auth")
+        peer = await PusherJs.connect(
+            local.host, local.port, local.key, endpoint, user_id, user_endpoint
+        )
         peers.append(peer)
         return peer
 
@@ -109,3 +113,16 @@ async def test_two_clients_presence_and_client_events(setup):
     await bob.command(op="disconnect")
     removed = await alice.event("presence-js", "pusher:member_removed")
     assert removed["data"] == {"id": "bob", "info": {"name": "Bob"}}
+
+
+async def test_signin_and_server_to_user_events(setup):
+    """pusher-js signs in through the Node library's authenticateUser and gets events sent to it."""
+    local, connect = setup
+    js = await connect("dana")
+    await js.command(op="signin")
+    await js.wait_for(lambda line: line["type"] == "signed_in")
+    channel = "#server-to-user-dana"
+    await eventually(lambda: channel in local.states[0].channels)
+    await local.trigger(channel, "notify", {"hello": "dana"})
+    got = await js.wait_for(lambda line: line["type"] == "user_event" and line["event"] == "notify")
+    assert got["data"] == {"hello": "dana"}

@@ -2,7 +2,8 @@
 //
 // Usage: node auth_server.mjs '{"appId":..,"key":..,"secret":..,"masterKey":..}'
 // Prints {"port": N} once listening on 127.0.0.1. POST /auth takes the form fields socket_id,
-// channel_name and (for presence) user_id / user_name, and answers authorizeChannel's JSON.
+// channel_name and (for presence) user_id / user_name, and answers authorizeChannel's JSON;
+// POST /user-auth takes socket_id and user_id and answers authenticateUser's JSON.
 import { createRequire } from 'node:module';
 import http from 'node:http';
 
@@ -28,7 +29,9 @@ const server = http.createServer((req, res) => {
     const channel = form.get('channel_name');
     try {
       let answer;
-      if (channel.startsWith('presence-')) {
+      if (req.url.startsWith('/user-auth')) {
+        answer = pusher.authenticateUser(socketId, { id: form.get('user_id') || `anon-${socketId}` });
+      } else if (channel.startsWith('presence-')) {
         const userId = form.get('user_id') || `anon-${socketId}`;
         answer = pusher.authorizeChannel(socketId, channel, {
           user_id: userId,

@@ -1,10 +1,11 @@
 // A pusher-js 8 client driven by JSON-line commands on stdin, reporting JSON lines on stdout.
 //
 // Usage: node pusher_js_client.mjs '{"key":..,"host":..,"port":..,"authEndpoint":..,"userId":..}'
-// Commands: {"op":"subscribe","channel":C} {"op":"unsubscribe","channel":C}
+// Commands: {"op":"subscribe","channel":C} {"op":"unsubscribe","channel":C} {"op":"signin"}
 //           {"op":"client_event","channel":C,"event":E,"data":D} {"op":"disconnect"}
 // Reports:  {"type":"state",...} {"type":"connected","socket_id":..}
 //           {"type":"event","channel":C,"event":E,"data":D,"user_id":U} {"type":"sent",...}
+//           {"type":"signed_in",...} {"type":"user_event","event":E,"data":D}
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
 
@@ -25,10 +26,17 @@ const pusher = new Pusher(config.key, {
   enabledTransports: ['ws'],
   cluster: 'x',
   channelAuthorization: { endpoint: config.authEndpoint, transport: 'ajax', params },
+  ...(config.userAuthEndpoint
+    ? { userAuthentication: { endpoint: config.userAuthEndpoint, transport: 'ajax', params } }
+    : {}),
 });
 
 pusher.connection.bind('state_change', (states) => out({ type: 'state', ...states }));
 pusher.connection.bind('connected', () => out({ type: 'connected', socket_id: pusher.connection.socket_id }));
+pusher.connection.bind('message', (message) => {
+  if (message.event === 'pusher:signin_success') out({ type: 'signed_in', data: message.data });
+});
+pusher.user.bind_global((event, data) => out({ type: 'user_event', event, data }));
 pusher.connection.bind('error', (err) => out({ type: 'error', error: String(err?.error?.data?.message ?? err?.type ?? err) }));
 
 // Members objects (presence subscription_succeeded) become a plain, comparable summary.
@@ -59,6 +67,8 @@ rl.on('line', (line) => {
     } else if (command.op === 'client_event') {
       const ok = pusher.channel(command.channel).trigger(command.event, command.data);
       out({ type: 'sent', channel: command.channel, event: command.event, ok });
+    } else if (command.op === 'signin') {
+      pusher.signin();
     } else if (command.op === 'disconnect') {
       pusher.disconnect();
       setTimeout(() => process.exit(0), 100);
