@@ -28,6 +28,12 @@ class LocalServer:
 
     Start it with ``await LocalServer.start(...)`` (or ``async with LocalServer.start(...)``);
     it serves ``/app/KEY`` (websocket) and ``/apps/ID/...`` (REST) on one port, as soketi does.
+
+    Options: ``activity_timeout`` (seconds announced to clients; a socket quiet for that plus
+    ``pong_timeout`` is pinged, and closed with 4201 if still quiet), ``max_write_buffer``
+    (bytes a socket may have unsent before it is dropped as a slow consumer with 4100),
+    ``subscription_count_interval`` (how often changed subscription counts are announced) and
+    ``close_timeout`` (seconds to wait for a peer's close handshake).
     """
 
     def __init__(
