@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from support import eventually
-from test_server_helpers import MASTER_KEY, PusherJs, node_auth_server
+from test_server_helpers import MASTER_KEY, NodeProcess, PusherJs, RawClient, node_auth_server
 
 from pusher_nb.server import App, LocalServer
 
@@ -126,3 +126,31 @@ async def test_signin_and_server_to_user_events(setup):
     await local.trigger(channel, "notify", {"hello": "dana"})
     got = await js.wait_for(lambda line: line["type"] == "user_event" and line["event"] == "notify")
     assert got["data"] == {"hello": "dana"}
+
+
+async def test_official_node_library_rest(setup):
+    """The official `pusher` Node library triggers, batches and queries the local server."""
+    local, _ = setup
+    client = await RawClient.connect(local)
+    await client.subscribe("node-rest")
+    process = await NodeProcess.start(
+        "node_rest.mjs",
+        {
+            "appId": local.app_id,
+            "key": local.key,
+            "secret": local.secret,
+            "host": local.host,
+            "port": local.port,
+            "channel": "node-rest",
+        },
+    )
+    try:
+        result = await process.wait_for(lambda line: True)
+    finally:
+        await process.stop()
+    assert "error" not in result, result
+    assert (result["trigger"], result["batch"]) == (200, 200)
+    assert result["channels"] == {"channels": {"node-rest": {}}}
+    assert result["channel"] == {"occupied": True, "subscription_count": 1}
+    got = [(await client.expect("from-node"))["data"]["n"] for _ in range(3)]
+    assert got == [1, 2, 3]
