@@ -540,15 +540,20 @@ async def test_bounded_soak_keeps_memory_flat(processes):
 
         async def visit() -> None:
             """Connection churn: a new client joins the presence channel, then disconnects."""
-            while time.monotonic() - started < duration - 2 * VISIT_EVERY:
-                user_id = f"visitor-{len(visitors)}"
+            for number in range(int(duration / VISIT_EVERY)):
+                if time.monotonic() - started > duration - 2 * VISIT_EVERY:
+                    break
+                user_id = f"visitor-{number}"
                 async with server.client(user_data={"user_id": user_id}) as visitor:
                     joined = await visitor.subscribe(SOAK_PRESENCE)
                     visitors.append(joined.members.count)
                 await asyncio.sleep(VISIT_EVERY)
 
         visiting = asyncio.create_task(visit())
-        while (elapsed := time.monotonic() - started) < duration:
+        for _ in range(int(duration * BATCHES_PER_SECOND)):
+            elapsed = time.monotonic() - started
+            if elapsed >= duration:
+                break
             batch = [
                 {"channel": SOAK_CHANNEL, "name": "tick",
                  "data": {"seq": sent + n, "price": 100.0 + (sent + n) % 500 / 10, "note": "y" * 100}}
