@@ -224,7 +224,7 @@ class Connection:
                 name,
                 "LimitReached",
                 f"user_id is {len(user_id)} characters; the limit is {MAX_USER_ID_LENGTH}",
-                4009,
+                400,
             )
             return None
         info = parsed.get("user_info")
