@@ -45,7 +45,7 @@ def _run_one(kind: str, port: int, count: int) -> dict:
 
 
 def run(quick: bool = False, repeat: int | None = None) -> list[Table]:
-    repeat = repeat or (1 if quick else 2)
+    repeat = repeat or (1 if quick else 3)
     results: dict[str, list[dict]] = {kind: [] for kind, *_ in CLIENTS}
     errors: dict[str, str] = {}
     with Feeder() as feeder:
@@ -62,12 +62,12 @@ def run(quick: bool = False, repeat: int | None = None) -> list[Table]:
     reference = best.get("pusherjs", {}).get("events_per_s")
     table = Table(
         "Ingest: one fast feeder, each client in turn",
-        ["client", "events", "events/s", "vs pusher-js", "peak RSS (MB)", "RSS growth (MB)"],
+        ["client", "events", "events/s", "vs pusher-js", "CPU µs/event", "peak RSS (MB)", "RSS growth (MB)"],
     )
     for kind, label, _full, _small in CLIENTS:
         result = best.get(kind)
         if result is None:
-            table.add(label, None, None, None, None, None)
+            table.add(label, None, None, None, None, None, None)
             table.notes.append(f"{label}: not measured ({errors.get(kind, 'no result')})")
             continue
         rate = result["events_per_s"]
@@ -76,6 +76,7 @@ def run(quick: bool = False, repeat: int | None = None) -> list[Table]:
             result["events"],
             rate,
             f"{rate / reference:.2f}x" if reference else None,
+            result.get("cpu_per_event", float("nan")) * 1e6,
             result["rss_peak_mb"],
             result["rss_peak_mb"] - result["rss_start_mb"],
         )
@@ -86,7 +87,9 @@ def run(quick: bool = False, repeat: int | None = None) -> list[Table]:
     )
     table.notes.append(
         "events/s: from the first event's arrival to the handling of the last; "
-        f"best of {repeat} round-robin run(s); RSS growth: peak minus the RSS before connecting"
+        f"best of {repeat} round-robin run(s); CPU µs/event: the client process's CPU time over the same "
+        "span (all its threads; steadier than events/s on a busy machine); RSS growth: peak minus the RSS "
+        "before connecting"
     )
     table.notes.append(
         "pd.concat per event grows quadratically, so that row takes fewer events (its rate falls further with more)"

@@ -42,7 +42,7 @@ def feeder_key(count: int, rate: int = 0) -> str:
     return f"n{count}" + (f"-r{rate}" if rate else "")
 
 
-async def pusher_nb_liveframe(port: int, count: int, chart: bool = False) -> dict:
+async def pusher_nb_liveframe(port: int, count: int, chart: bool = False, wait: bool = False) -> dict:
     """pusher_nb Client -> channel -> LiveFrame (optionally with a LiveChart drawing from it)."""
     import pusher_nb
     from pusher_nb.live import LiveFrame
@@ -62,9 +62,20 @@ async def pusher_nb_liveframe(port: int, count: int, chart: bool = False) -> dic
             chart_widget = LiveChart(frame, x="received_at", y="price", window=500, fps=10)
         await frame.wait(rows=1, timeout=MAX_SECONDS)
         first = frame.values("received_at")[0]
-        await frame.wait(rows=count, timeout=MAX_SECONDS)
+        cpu_start, rows_start = time.process_time(), frame.total
+        if wait:
+            await frame.wait(rows=count, timeout=MAX_SECONDS)
+        else:
+            # Polled: a pending frame.wait() makes LiveFrame check its waiters on every event,
+            # which measures wait() rather than ingest (the "... waiting" row shows that cost).
+            deadline = time.monotonic() + MAX_SECONDS
+            while frame.total < count and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
         last = time.time()
-        result = {"events": frame.total, "seconds": last - first, "rss_start_mb": rss_start}
+        cpu = (time.process_time() - cpu_start) / max(1, frame.total - rows_start)
+        if frame.total < count:
+            raise TimeoutError(f"only {frame.total} of {count} events arrived")
+        result = {"events": frame.total, "seconds": last - first, "rss_start_mb": rss_start, "cpu_per_event": cpu}
         if chart_widget is not None:
             result["redraws"] = getattr(chart_widget, "redraws", None)
             close = getattr(chart_widget, "close", None)
@@ -80,14 +91,15 @@ async def pusher_nb_handler(port: int, count: int) -> dict:
 
     rss_start = rss_mb()
     received = 0
-    first = 0.0
+    first = cpu_start = 0.0
     done = asyncio.get_running_loop().create_future()
 
     def handler(event):
-        nonlocal received, first
+        nonlocal received, first, cpu_start
         received += 1
         if received == 1:
             first = event.received_at
+            cpu_start = time.process_time()
         elif received == count:
             done.set_result(time.time())
 
@@ -95,7 +107,8 @@ async def pusher_nb_handler(port: int, count: int) -> dict:
         channel = await client.subscribe(CHANNEL)
         channel.bind("trade", handler)
         last = await asyncio.wait_for(done, MAX_SECONDS)
-    return {"events": received, "seconds": last - first, "rss_start_mb": rss_start}
+        cpu = (time.process_time() - cpu_start) / (count - 1)
+    return {"events": received, "seconds": last - first, "rss_start_mb": rss_start, "cpu_per_event": cpu}
 
 
 async def websockets_columns(port: int, count: int) -> dict:
@@ -106,6 +119,7 @@ async def websockets_columns(port: int, count: int) -> dict:
     rss_start = rss_mb()
     columns: dict[str, list] = {}
     received_at: list[float] = []
+    cpu_start = 0.0
     url = f"ws://127.0.0.1:{port}/app/{feeder_key(count)}?protocol=7&client=bench&version=0"
     async with connect(url, compression=None, ping_interval=None, max_size=2**22) as ws:
         async for text in ws:
@@ -114,6 +128,8 @@ async def websockets_columns(port: int, count: int) -> dict:
                 await ws.send(orjson.dumps({"event": "pusher:subscribe", "data": {"channel": CHANNEL}}).decode())
             elif message["event"] == "trade":
                 received_at.append(time.time())
+                if len(received_at) == 1:
+                    cpu_start = time.process_time()
                 data = orjson.loads(message["data"])
                 for key, value in data.items():
                     column = columns.get(key)
@@ -122,7 +138,8 @@ async def websockets_columns(port: int, count: int) -> dict:
                     column.append(value)
                 if len(received_at) == count:
                     break
-    return {"events": len(received_at), "seconds": received_at[-1] - received_at[0], "rss_start_mb": rss_start}
+    return {"events": len(received_at), "seconds": received_at[-1] - received_at[0], "rss_start_mb": rss_start,
+            "cpu_per_event": (time.process_time() - cpu_start) / (count - 1)}
 
 
 async def aiohttp_columns(port: int, count: int) -> dict:
@@ -133,6 +150,7 @@ async def aiohttp_columns(port: int, count: int) -> dict:
     rss_start = rss_mb()
     columns: dict[str, list] = {}
     received_at: list[float] = []
+    cpu_start = 0.0
     url = f"ws://127.0.0.1:{port}/app/{feeder_key(count)}?protocol=7&client=bench&version=0"
     async with aiohttp.ClientSession() as session, session.ws_connect(
         url, autoping=False, max_msg_size=2**22
@@ -143,6 +161,8 @@ async def aiohttp_columns(port: int, count: int) -> dict:
                 await ws.send_str(orjson.dumps({"event": "pusher:subscribe", "data": {"channel": CHANNEL}}).decode())
             elif message["event"] == "trade":
                 received_at.append(time.time())
+                if len(received_at) == 1:
+                    cpu_start = time.process_time()
                 data = orjson.loads(message["data"])
                 for key, value in data.items():
                     column = columns.get(key)
@@ -151,7 +171,8 @@ async def aiohttp_columns(port: int, count: int) -> dict:
                     column.append(value)
                 if len(received_at) == count:
                     break
-    return {"events": len(received_at), "seconds": received_at[-1] - received_at[0], "rss_start_mb": rss_start}
+    return {"events": len(received_at), "seconds": received_at[-1] - received_at[0], "rss_start_mb": rss_start,
+            "cpu_per_event": (time.process_time() - cpu_start) / (count - 1)}
 
 
 def pysher_client(port: int, count: int, concat: bool = False) -> dict:
@@ -169,9 +190,13 @@ def pysher_client(port: int, count: int, concat: bool = False) -> dict:
     times: list[float] = []
     frame = None
 
+    cpu = [0.0, 0.0]
+
     def on_trade(data):
         nonlocal frame
         times.append(time.time())
+        if len(times) == 1:
+            cpu[0] = time.process_time()
         row = json.loads(data)
         if concat:
             new = pd.DataFrame([row])
@@ -179,6 +204,7 @@ def pysher_client(port: int, count: int, concat: bool = False) -> dict:
         else:
             rows.append(row)
         if len(times) == count:
+            cpu[1] = time.process_time()
             done.set()
 
     client = pysher.Pusher(
@@ -194,12 +220,15 @@ def pysher_client(port: int, count: int, concat: bool = False) -> dict:
         raise TimeoutError(f"pysher took only {len(times)} of {count} events")
     # No disconnect(): pysher's runs on daemon threads and its disconnect can block for long;
     # the process ends right after reporting.
-    return {"events": len(times), "seconds": times[-1] - times[0], "rss_start_mb": rss_start}
+    return {"events": len(times), "seconds": times[-1] - times[0], "rss_start_mb": rss_start,
+            "cpu_per_event": (cpu[1] - cpu[0]) / (count - 1)}
 
 
 def run(kind: str, port: int, count: int) -> dict:
     if kind == "pusher_nb_liveframe":
         result = asyncio.run(pusher_nb_liveframe(port, count))
+    elif kind == "pusher_nb_liveframe_wait":
+        result = asyncio.run(pusher_nb_liveframe(port, count, wait=True))
     elif kind == "pusher_nb_livechart":
         result = asyncio.run(pusher_nb_liveframe(port, count, chart=True))
     elif kind == "pusher_nb_handler":
@@ -221,6 +250,7 @@ def run(kind: str, port: int, count: int) -> dict:
 
 KINDS = (
     "pusher_nb_liveframe",
+    "pusher_nb_liveframe_wait",
     "pusher_nb_livechart",
     "pusher_nb_handler",
     "websockets_columns",

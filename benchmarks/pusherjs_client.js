@@ -30,18 +30,21 @@ const pusher = new Pusher(`n${count}`, {
 });
 let received = 0;
 let first = 0;
+let cpuStart = null;
 const channel = pusher.subscribe("crypto-trades");
 channel.bind("trade", (data) => {
   received += 1;
-  if (received === 1) first = now();
+  if (received === 1) { first = now(); cpuStart = process.cpuUsage(); }
   if (received === count) {
     const last = now();
+    const cpu = process.cpuUsage(cpuStart);
     process.stdout.write(JSON.stringify({
       events: received,
       seconds: (last - first) / 1000,
       events_per_s: (received - 1) / ((last - first) / 1000),
       rss_start_mb: rssStart,
       rss_peak_mb: statusMb("VmHWM"),
+      cpu_per_event: (cpu.user + cpu.system) / 1e6 / (count - 1),
     }) + "\n");
     pusher.disconnect();
     process.exit(0);
