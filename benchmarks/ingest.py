@@ -8,7 +8,8 @@ from .common import PYTHON, Feeder, Table, Unavailable, node, node_package, run_
 
 # (kind, label, events in a full run, events in a quick run)
 CLIENTS = [
-    ("pusher_nb_liveframe", "pusher_nb Client + LiveFrame", 300_000, 20_000),
+    ("pusher_nb_liveframe", "pusher_nb Client + LiveFrame (polled)", 300_000, 20_000),
+    ("pusher_nb_liveframe_wait", "pusher_nb Client + LiveFrame, awaiting frame.wait(rows=N)", 300_000, 20_000),
     ("pusher_nb_livechart", "pusher_nb Client + LiveFrame + LiveChart (fps=10, no browser)", 300_000, 20_000),
     ("pusher_nb_handler", "pusher_nb Client, counting handler", 300_000, 20_000),
     ("pusherjs", "pusher-js 8 under Node", 300_000, 20_000),
