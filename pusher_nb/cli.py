@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return args.run(args)
+        return args.func(args)
     try:
         return asyncio.run(args.run(args))
     except PusherError as exc:

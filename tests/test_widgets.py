@@ -305,6 +305,17 @@ async def test_chat_shows_messages_and_sends_from_the_box():
     chat.close()
 
 
+async def test_chat_names_a_sender_by_membership_not_by_payload():
+    """A message that claims another name is shown under the sender's member name."""
+    client = FakeClient()
+    channel = presence_channel(client)
+    chat = Chat(channel)
+    channel.emit(Event("client-message", channel.name, {"text": "trust me", "name": "Ada"}, "u2", T0))
+    chat.refresh()
+    assert "Bob</b>: trust me" in chat.messages_view.value
+    chat.close()
+
+
 async def test_chat_button_clicked_off_the_loop_thread_sends_on_the_loop():
     """A click arriving on another thread is handed to the loop, which sends the message."""
     client = FakeClient()

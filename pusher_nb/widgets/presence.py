@@ -143,12 +143,13 @@ class Chat(LiveView, widgets.VBox):
         return "me"
 
     def _name_of(self, user_id: str | None, data: dict) -> str:
-        if data.get("name"):
-            return str(data["name"])
+        """The sender's member name: the user_id is stamped by the server, a payload name is not."""
         members = getattr(self.channel, "members", {}) or {}
         if user_id is not None and user_id in members:
             return display_name(user_id, members[user_id])
-        return str(user_id or "someone")
+        if user_id is not None:
+            return str(user_id)
+        return str(data.get("name") or "someone")
 
     def _received(self, event: Any) -> None:
         data = event.data if isinstance(event.data, dict) else {"text": event.data}
