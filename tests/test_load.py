@@ -32,6 +32,7 @@ from support import (
 )
 
 import pusher_nb
+from pusher_nb.server import App, LocalServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
@@ -433,6 +434,49 @@ async def eventually_equal(fetch, expected, key=lambda value: value, seconds: fl
             break
         await asyncio.sleep(0.1)
     assert value == expected
+
+
+# --- heartbeats on many idle sockets -------------------------------------------------------
+
+IDLE, IDLE_SILENT = 2000, 3
+
+
+async def test_idle_sockets_answering_pings_are_kept_and_silent_ones_dropped(processes):
+    """With a 1 s activity timeout, 2,000 idle sockets that answer pings all stay; mute ones go."""
+    _, start_clients = processes
+    server = await LocalServer.start(
+        port=0, feeds=(), apps=[App(app_id=APP_ID, key=KEY, secret=SECRET)],
+        activity_timeout=1, pong_timeout=1,
+    )
+    try:
+        url = f"ws://{server.host}:{server.port}/app/{KEY}?protocol=7"
+        peers = await start_clients(url, [{"channel": "idle", "count": IDLE - 10},
+                                          {"channel": "presence-idle", "count": 10}], "load")
+        await peers.expect("ready", 120)
+        silent = list(range(IDLE_SILENT))
+        await peers.command(json.dumps({"op": "stall", "indices": silent}), "done")
+        state = server.state_for()
+        # several rounds of pings: quiet 1 s, ping, 1 s for the pong
+        await eventually(lambda: len(state.connections) == IDLE - IDLE_SILENT, 30)
+        await asyncio.sleep(timeout(4))
+        assert len(state.connections) == IDLE - IDLE_SILENT
+        report = await peers.report()
+        assert report["closed"] == 0 and report["errors"] == []
+        await peers.command(json.dumps({"op": "resume", "indices": silent}), "done")
+        deadline = time.monotonic() + timeout(20)
+        while True:
+            report = await peers.report()
+            if all(report["codes"][i] is not None for i in silent) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        assert [report["codes"][i] for i in silent] == [4201] * IDLE_SILENT
+        assert report["closed"] == IDLE_SILENT
+        assert report["members"][IDLE - 10:] == [10] * 10
+        await peers.close()
+    finally:
+        await server.stop()
+    print(f"\n{IDLE - IDLE_SILENT} idle sockets kept through pings every second; "
+          f"{IDLE_SILENT} that stopped reading closed with 4201")
 
 
 # --- a notebook client that stops reading -------------------------------------------------
