@@ -70,3 +70,30 @@ def test_errors_go_to_stderr_with_a_nonzero_exit(soketi):
     assert no_secret.returncode != 0 and "secret" in no_secret.stderr
     no_key = run_cli("channels")
     assert no_key.returncode != 0 and "key" in no_key.stderr
+
+
+def test_serve_then_listen_to_its_feed():
+    """`pusher-nb serve` runs the local server with a feed; `pusher-nb listen` prints its trades."""
+    from support import free_port, wait_for_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pusher_nb.cli", "serve", "--port", str(port), "--feeds", "crypto"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_for_port(port, 20, server)
+        listen = subprocess.run(
+            [sys.executable, "-m", "pusher_nb.cli", "listen", "crypto-trades", "--count", "3",
+             "--timeout", str(timeout(20)), "--host", "127.0.0.1", "--port", str(port),
+             "--no-tls", "--key", "app-key"],
+            capture_output=True, text=True, timeout=timeout(40),
+        )
+        assert listen.returncode == 0, listen.stderr
+        trades = [json.loads(line) for line in listen.stdout.splitlines()]
+        assert len(trades) == 3
+        assert all(t["channel"] == "crypto-trades" and t["data"]["symbol"].endswith("-USD") for t in trades)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=timeout(20))
+    assert server.returncode == 0 and f"port:    {port}" in output
