@@ -1,9 +1,10 @@
-"""Load and soak: the local server (its own process) holding 2,000 sockets, and memory over a stream.
+"""Load and soak: the local server holding 2,000 sockets, dropping stuck ones, and memory over a stream.
 
-The server runs as ``python -m pusher_nb.server`` so its memory and liveness are its own; the
-many websocket peers run in one Node process (tests/peers/many_clients.mjs, the ``ws`` package),
-which costs far less CPU per socket than Python clients would. Everything is on 127.0.0.1, and
-every loop is bounded in count and time. ``pytest -s`` prints the figures measured.
+The server runs as ``python -m pusher_nb.server`` so its memory and liveness are its own (the
+heartbeat test runs it in-process, for a 1 s activity timeout); the many websocket peers run in
+one Node process (tests/peers/many_clients.mjs, the ``ws`` package), which costs far less CPU per
+socket than Python clients would. Everything is on 127.0.0.1, and every loop is bounded in count
+and time. ``pytest -s`` prints the figures measured; PUSHER_NB_SOAK_SECONDS sets the soak's length.
 """
 
 from __future__ import annotations
