@@ -127,3 +127,15 @@ async def test_feed_on_an_encrypted_channel_is_encrypted():
         sealed = (await client.expect("location"))["data"]
     assert set(sealed) == {"nonce", "ciphertext"}
     assert json.loads(crypto.decrypt(key, sealed))["vehicle_id"].startswith("van-")
+
+
+def test_no_team_plays_two_matches_at_once():
+    """Every fixture of a new season pairs teams that are not already playing, for many seeds."""
+    import random
+
+    from pusher_nb.server.feeds.sports import Season
+
+    for seed in range(200):
+        season = Season(random.Random(seed), matches=3)
+        teams = [team for match in season.matches for team in (match.home, match.away)]
+        assert len(teams) == len(set(teams)), f"seed {seed}: {teams}"

@@ -82,11 +82,13 @@ class Season:
     def __init__(self, rng: random.Random, matches: int) -> None:
         self.rng = rng
         self.ids = itertools.count(1)
-        self.matches = [self.new_match() for _ in range(matches)]
+        self.matches: list[Match] = []
+        for _ in range(matches):
+            self.matches.append(self.new_match())
 
     def new_match(self) -> Match:
-        current = getattr(self, "matches", [])
-        playing = {team for match in current for team in (match.home, match.away)}
+        """A fixture between two teams not already playing (when enough teams are free)."""
+        playing = {team for match in self.matches for team in (match.home, match.away)}
         free = [team for team in TEAMS if team not in playing]
         home, away = self.rng.sample(free if len(free) >= 2 else list(TEAMS), 2)
         return Match(f"m{next(self.ids)}", home, away)
