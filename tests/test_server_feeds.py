@@ -139,3 +139,18 @@ def test_no_team_plays_two_matches_at_once():
         season = Season(random.Random(seed), matches=3)
         teams = [team for match in season.matches for team in (match.home, match.away)]
         assert len(teams) == len(set(teams)), f"seed {seed}: {teams}"
+
+
+def test_a_van_is_never_driving_at_zero_speed():
+    """Leaving a stop, a van reports driving with a real speed, never driving at 0 km/h."""
+    import random
+
+    from pusher_nb.server.feeds.geo import Vehicle, make_route
+
+    rng = random.Random(3)
+    for number in range(5):
+        van = Vehicle(f"van-{number}", "driver", make_route(rng, (51.5, -0.12), 4))
+        for _ in range(2000):
+            van.move(1.0, rng)
+            if van.dwell <= 0:
+                assert van.speed_kmh > 0

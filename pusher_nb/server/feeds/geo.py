@@ -61,8 +61,9 @@ class Vehicle:
         """Drive for ``seconds``; return a ``delivered`` record when a stop is reached."""
         if self.dwell > 0:
             self.dwell -= seconds
-            self.speed_kmh = 0.0
-            return None
+            if self.dwell > 0:
+                self.speed_kmh = 0.0
+                return None  # still at the stop; once the wait is over it drives this same tick
         # city traffic: speed wanders around a cruising speed instead of drifting off
         wander = 0.3 * (CRUISE_KMH - self.speed_kmh) + rng.gauss(0.0, 5.0)
         self.speed_kmh = max(5.0, min(60.0, self.speed_kmh + wander))
