@@ -290,6 +290,10 @@ class Client(RestMethods):
                 self._note_error(f"server closed the connection ({code}): {reason}")
                 self._set_state(State.DISCONNECTED)
                 return
+            self._note_error(
+                f"connection closed ({code if code is not None else 'no close frame'}"
+                f"{': ' + reason if reason else ''}); reconnecting"
+            )
             if action is CloseAction.RECONNECT_TLS:
                 self.settings = self.settings.with_tls()
                 delay = 0.0

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 
-from .server import FEEDS, LocalServer
+from .notebook import LOCAL_APP_ID
+from .server import FEEDS, App, LocalServer
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 async def run(args: argparse.Namespace) -> int:
-    server = await LocalServer.start(host=args.host, port=args.port, feeds=tuple(FEEDS))
+    master_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    app = App(app_id=LOCAL_APP_ID, encryption_master_key_base64=master_key)
+    server = await LocalServer.start(
+        host=args.host, port=args.port, feeds=tuple(FEEDS), apps=[app]
+    )
     print(f"pusher_nb local server on ws://{server.host}:{server.port} "
           f"(app id {server.app_id}, key {server.key}); feeds: {', '.join(FEEDS)}", flush=True)
     env = {
@@ -31,6 +38,7 @@ async def run(args: argparse.Namespace) -> int:
         "PUSHER_HOST": server.host,
         "PUSHER_PORT": str(server.port),
         "PUSHER_TLS": "false",
+        "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": master_key,
     }
     lab = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "jupyter", "lab",
