@@ -51,7 +51,9 @@ def run(count: int, max_rows: int) -> dict:
         samples.append((done, process.memory_info().rss))
     elapsed = time.perf_counter() - began
     rss = [value for _, value in samples]
-    full_at = next((i for i, (seen, _) in enumerate(samples) if seen >= 2 * max_rows), len(samples) - 1)
+    # Settled: the ring has filled and trimmed a few times and a DataFrame snapshot is held.
+    settle = max(3 * (max_rows + 65536), count // 5)
+    full_at = next((i for i, (seen, _) in enumerate(samples) if seen >= settle), len(samples) - 1)
     settled = samples[full_at][1]
     mb = 2**20
     return {

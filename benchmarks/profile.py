@@ -14,6 +14,8 @@ import io
 import pstats
 import time
 
+import orjson
+
 from .common import Feeder, Table
 from .memory_run import frames
 
@@ -32,13 +34,16 @@ def _dispatch_only(count: int) -> list[tuple[str, float]]:
     out = []
 
     def timed(label: str, step) -> None:
-        started = time.perf_counter()
-        for text in texts:
-            step(text)
-        out.append((label, count / (time.perf_counter() - started)))
+        best = float("inf")
+        for _ in range(5):  # best of 5: the least disturbed pass on a shared machine
+            started = time.perf_counter()
+            for text in texts:
+                step(text)
+            best = min(best, time.perf_counter() - started)
+        out.append((label, count / best))
 
-    timed("orjson.loads twice (the floor of any decoder)", lambda t: __import__("orjson").loads(
-        __import__("orjson").loads(t)["data"]))
+    loads = orjson.loads
+    timed("orjson.loads twice (the floor of any decoder)", lambda t: loads(loads(t)["data"]))
     timed("protocol.decode_frame", decode_frame)
 
     async def with_client(frame: bool) -> None:
@@ -62,7 +67,7 @@ def run(quick: bool = False) -> list[Table]:
 
     count = 20_000 if quick else 300_000
     dispatch = Table("Profile: the dispatch path without a socket", ["path", "events/s", "µs per event"])
-    for label, rate in _dispatch_only(count):
+    for label, rate in _dispatch_only(count // 3):
         dispatch.add(label, rate, 1e6 / rate)
 
     profiler = cProfile.Profile()
