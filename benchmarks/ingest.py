@@ -13,6 +13,7 @@ CLIENTS = [
     ("pusher_nb_livechart", "pusher_nb Client + LiveFrame + LiveChart (fps=10, no browser)", 300_000, 20_000),
     ("pusher_nb_handler", "pusher_nb Client, counting handler", 300_000, 20_000),
     ("pusherjs", "pusher-js 8 under Node", 300_000, 20_000),
+    ("pusher_nb_on_aiohttp", "prototype: pusher_nb dispatch + LiveFrame fed by an aiohttp socket", 300_000, 20_000),
     ("websockets_columns", "bare websockets loop + orjson + column lists", 300_000, 20_000),
     ("aiohttp_columns", "bare aiohttp websocket loop + orjson + column lists", 300_000, 20_000),
     ("pysher_list", "pysher, handler appends to a list", 100_000, 5_000),
