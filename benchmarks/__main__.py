@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             traceback.print_exc(file=sys.stderr)
             produced = [Table(f"{name}: failed", ["error"], [[f"{type(exc).__name__}: {exc}"]])]
+        if produced:
+            produced[-1].notes.append(f"section took {time.monotonic() - section_started:.0f} s")
         for table in produced:
-            table.notes.append(f"section took {time.monotonic() - section_started:.0f} s")
             print(table.markdown(), flush=True)
         tables.extend(produced)
     print(f"_total {time.monotonic() - started:.0f} s; loopback only; other processes on the machine add noise_")

@@ -30,6 +30,8 @@ from .common import (
 FULL = [(10, 300_000), (100, 300_000), (1000, 300_000)]  # (subscribers, deliveries)
 QUICK = [(10, 5_000), (100, 10_000)]
 PUBLISH_RATE = 20_000  # events/s asked of the publisher; it sends what it can
+PACED = 20_000  # deliveries/s offered in the paced table, well below either server's ceiling
+PACED_SECONDS = 3.0
 
 
 def _subscribers(port: int, key: str, channel: str, n: int, expected: int) -> list[subprocess.Popen]:
@@ -67,15 +69,22 @@ def _collect(processes: list[subprocess.Popen], seconds: float) -> list[dict]:
     return results
 
 
-def _measure(server, label: str, plan: list[tuple[int, int]], table: Table) -> None:
+def _measure(server, label: str, plan: list[tuple[int, int]], table: Table, paced: float | None = None,
+             seconds: float = 3.0) -> None:
+    """One row per subscriber count: as fast as the publisher can go, or at ``paced`` deliveries/s."""
     for n, deliveries in plan:
-        events = max(10, deliveries // n)
+        if paced:
+            rate = max(1.0, paced / n)
+            events = max(10, int(rate * seconds))
+        else:
+            rate = PUBLISH_RATE
+            events = max(10, deliveries // n)
         channel = f"bench-fanout-{n}-{int(time.time() * 1000)}"
         processes = _subscribers(server.port, server.key, channel, n, events)
         try:
             published = run_json(
                 [PYTHON, "-m", "benchmarks.publisher", f"http://127.0.0.1:{server.port}", server.app_id,
-                 server.key, server.secret, channel, str(PUBLISH_RATE), str(events / PUBLISH_RATE),
+                 server.key, server.secret, channel, str(rate), str(events / rate),
                  "batch", "16"],
                 300,
             )
@@ -110,10 +119,15 @@ def run(quick: bool = False) -> list[Table]:
         ["server", "subscribers", "events", "published events/s", "delivered", "deliveries/s",
          "p50 latency (ms)", "p99 latency (ms)"],
     )
+    paced = Table(
+        f"Fan-out at a steady {PACED:,} deliveries/s (latency without saturation)",
+        list(table.columns),
+    )
     for label, server_type in (("local server (own process)", LocalServerProcess), ("soketi 1.6", Soketi)):
         try:
             with server_type() as server:
                 _measure(server, label, plan, table)
+                _measure(server, label, plan, paced, paced=PACED, seconds=1.0 if quick else PACED_SECONDS)
         except (Unavailable, RuntimeError, OSError, TimeoutError) as exc:
             table.add(label, None, None, None, None, None, None, None)
             table.notes.append(f"{label}: not measured ({type(exc).__name__}: {exc})")
@@ -122,4 +136,8 @@ def run(quick: bool = False) -> list[Table]:
         "latency: trigger sent to event parsed by the subscriber (so it includes queueing when the server saturates); "
         "subscribers: Node ws sockets, one process up to 100 sockets, two above"
     )
-    return [table]
+    paced.notes.append(
+        f"the same harness, the publisher paced to {PACED:,} / N events/s for {1.0 if quick else PACED_SECONDS:g} s "
+        "(batches of 10, so events leave in bursts of 10)"
+    )
+    return [table, paced]

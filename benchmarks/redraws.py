@@ -13,7 +13,7 @@ LABELS = {
 
 
 def run(quick: bool = False) -> list[Table]:
-    seconds = 1.5 if quick else 5.0
+    seconds = 1.0 if quick else 5.0
     table = Table(
         "Redraws and responsiveness: a coroutine sleeping 10 ms in a loop, while events stream in",
         ["configuration", "events/s in", "redraws/s out", "sleep overshoot p50 (ms)", "p99 (ms)", "max (ms)"],
