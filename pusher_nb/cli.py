@@ -64,6 +64,8 @@ async def _listen(args: argparse.Namespace) -> int:
 
     def on_event(event: Any) -> None:
         nonlocal printed
+        if args.count and printed >= args.count:
+            return  # events already on their way when the count was reached
         if event.event.startswith(("pusher:", "pusher_internal:")) and not args.internal:
             return
         _print_json(event.to_dict())

@@ -10,16 +10,12 @@ import asyncio
 import logging
 import os
 import random
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
-import websockets
-from websockets.asyncio.client import connect as ws_connect
 
-from . import __version__
 from .auth import LocalAuthorizer, call_authorizer, choose_authorizer, user_signin
 from .channels import Channel, EncryptedChannel, EventEmitter, PresenceChannel, channel_class
 from .connection import ClientStats, ConnectionSettings, State
@@ -44,25 +40,11 @@ from .protocol import (
     validate_channel_name,
 )
 from .rest import RestMethods
+from .transport import OPEN_ERRORS, Socket
 
 log = logging.getLogger("pusher_nb")
 
 
-class _RedactAuth(logging.Filter):
-    """Frame logs (websockets at DEBUG) must not show the auth tokens that subscribe and signin carry."""
-
-    _SIGNED_FRAME = re.compile(r"""(\{"event":"pusher:(?:subscribe|signin)").*?'""")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "pusher:subscribe" in message or "pusher:signin" in message:
-            record.msg = self._SIGNED_FRAME.sub(r"\1, auth redacted}'", message)
-            record.args = ()
-        return True
-
-
-_ws_log = logging.getLogger("pusher_nb.websocket")
-_ws_log.addFilter(_RedactAuth())
 
 
 class Client(RestMethods):
@@ -122,12 +104,12 @@ class Client(RestMethods):
         self._events = EventEmitter(self._report_handler_error)
         self._channels: dict[str, Channel] = {}
         self._dispatcher = IncomingDispatcher(self)
-        self._ws: Any = None
+        self._ws: Socket | None = None
+        self._dropped_by_heartbeat = False
         self._runner: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._connected_event: asyncio.Event | None = None
         self._closing = False
-        self._last_received = 0.0
         self._rest = None
         self._signin_future: asyncio.Future | None = None
         self._server_activity_timeout: float | None = None
@@ -226,9 +208,9 @@ class Client(RestMethods):
     async def close(self) -> None:
         """Close the socket and stop reconnecting; channels stay bound for a later connect()."""
         self._closing = True
-        ws = self._ws
-        if ws is not None:
-            await ws.close(1000, "client closed")
+        socket = self._ws
+        if socket is not None:
+            await socket.close(1000, "client closed")
         runner = self._runner
         if runner is not None and not runner.done():
             runner.cancel()
@@ -248,33 +230,25 @@ class Client(RestMethods):
             self._set_state(State.CONNECTING)
             started = time.monotonic()
             try:
-                async with ws_connect(
-                    self.server_url,
-                    open_timeout=self.connect_timeout,
-                    ping_interval=None,
-                    compression=None,
-                    max_size=2**22,
-                    close_timeout=2,
-                    user_agent_header=f"pusher_nb/{__version__}",
-                    logger=_ws_log,
-                ) as ws:
-                    self._ws = ws
-                    code, reason = await self._session(ws)
-            except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+                socket = await Socket.open(self.server_url, self.connect_timeout)
+            except OPEN_ERRORS as exc:
                 self._note_error(f"cannot reach {self.settings.host}:{self.settings.port}: {exc!r}")
                 self._set_state(State.UNAVAILABLE)
                 attempt += 1
                 await asyncio.sleep(self._backoff(attempt))
                 continue
+            self._ws = socket
+            self._dropped_by_heartbeat = False
+            try:
+                code, reason = await self._session(socket)
             except Exception as exc:  # a bug must not end the connection for good: report, retry
                 log.exception("connection task failed")
                 self._note_error(f"internal error, reconnecting: {exc!r}")
-                attempt += 1
-                await asyncio.sleep(self._backoff(attempt))
-                continue
+                code, reason = None, "internal error"
             finally:
                 self._ws = None
                 self._on_disconnected()
+                await socket.close()
             if self._closing:
                 return
             action = close_action(code)
@@ -290,10 +264,11 @@ class Client(RestMethods):
                 self._note_error(f"server closed the connection ({code}): {reason}")
                 self._set_state(State.DISCONNECTED)
                 return
-            self._note_error(
-                f"connection closed ({code if code is not None else 'no close frame'}"
-                f"{': ' + reason if reason else ''}); reconnecting"
-            )
+            if not self._dropped_by_heartbeat:
+                self._note_error(
+                    f"connection closed ({code if code is not None else 'no close frame'}"
+                    f"{': ' + reason if reason else ''}); reconnecting"
+                )
             if action is CloseAction.RECONNECT_TLS:
                 self.settings = self.settings.with_tls()
                 delay = 0.0
@@ -311,41 +286,29 @@ class Client(RestMethods):
         ceiling = min(self.max_backoff, 2 ** max(0, attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    async def _session(self, ws: Any) -> tuple[int | None, str]:
+    async def _session(self, socket: Socket) -> tuple[int | None, str]:
         """Serve one socket until it closes; returns the close code and reason."""
-        heartbeat = None
-        # The per-message loop: recv() directly (no async-iterator layer), lookups hoisted.
-        recv = ws.recv
-        receive = self._dispatcher.receive
-        monotonic = time.monotonic
+        heartbeat = self._spawn(self._heartbeat(socket), "heartbeat")
         try:
-            while True:
-                message = await recv()
-                self._last_received = monotonic()
-                receive(message)
-                if heartbeat is None and self.state is State.CONNECTED:
-                    heartbeat = self._spawn(self._heartbeat(ws), "heartbeat")
-        except websockets.ConnectionClosed:
-            pass
+            return await socket.receive_all(self._dispatcher.receive)
         finally:
-            if heartbeat is not None:
-                heartbeat.cancel()
-        return ws.close_code, ws.close_reason or ""
+            heartbeat.cancel()
 
-    async def _heartbeat(self, ws: Any) -> None:
+    async def _heartbeat(self, socket: Socket) -> None:
         """Ping after a quiet activity_timeout; drop the socket when no answer comes in time."""
-        timeout = min(self.activity_timeout, self._server_activity_timeout or self.activity_timeout)
         while True:
-            quiet = time.monotonic() - self._last_received
+            timeout = min(self.activity_timeout, self._server_activity_timeout or self.activity_timeout)
+            quiet = time.monotonic() - socket.last_received
             if quiet < timeout:
                 await asyncio.sleep(timeout - quiet)
                 continue
             pinged_at = time.monotonic()
-            await ws.send(encode_frame("pusher:ping", {}))
+            await socket.send(encode_frame("pusher:ping", {}))
             await asyncio.sleep(self.pong_timeout)
-            if self._last_received < pinged_at:
+            if socket.last_received < pinged_at:
                 self._note_error(f"no answer to a ping within {self.pong_timeout} s; reconnecting")
-                ws.transport.abort()
+                self._dropped_by_heartbeat = True
+                await socket.close(1000, "pong timeout")
                 return
 
     # -- called by the dispatcher --
