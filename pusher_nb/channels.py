@@ -24,6 +24,7 @@ from .protocol import (
     parse_presence,
     validate_event_name,
 )
+from .tasks import TaskSet
 
 if TYPE_CHECKING:
     from .client import Client
@@ -49,7 +50,7 @@ class EventEmitter:
         self._named: dict[str, list[tuple[Handler, bool]]] = {}
         self._global: list[tuple[Handler, bool]] = []
         self._report_error = report_error
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet(lambda name, exc: report_error(f"async handler {name}", exc))
 
     def bind(self, event_name: str, handler: Handler) -> Handler:
         """Call ``handler(event)`` for every event called ``event_name``; returns the handler."""
@@ -93,16 +94,9 @@ class EventEmitter:
             result = handler(event)
             # Most handlers return None: skip inspect.isawaitable's Python-level call for them.
             if is_async or (result is not None and inspect.isawaitable(result)):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+                self._tasks.keep(result)
         except Exception as exc:
             self._report_error(f"handler {_name_of(handler)} for {event.event!r}", exc)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._report_error(f"async handler for task {task.get_name()}", task.exception())
 
 
 def _check_handler(handler: Any) -> None:

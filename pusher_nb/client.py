@@ -40,6 +40,7 @@ from .protocol import (
     validate_channel_name,
 )
 from .rest import RestMethods
+from .tasks import TaskSet
 from .transport import OPEN_ERRORS, Socket
 
 log = logging.getLogger("pusher_nb")
@@ -107,7 +108,7 @@ class Client(RestMethods):
         self._ws: Socket | None = None
         self._dropped_by_heartbeat = False
         self._runner: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet(self._report_handler_error)
         self._connected_event: asyncio.Event | None = None
         self._closing = False
         self._rest = None
@@ -215,9 +216,7 @@ class Client(RestMethods):
         if runner is not None and not runner.done():
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks.cancel_all(), return_exceptions=True)
         if self._rest is not None:
             await self._rest.close()
             self._rest = None
@@ -364,15 +363,7 @@ class Client(RestMethods):
     _report_error = _report_handler_error
 
     def _spawn(self, coro: Any, what: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro, name=f"pusher_nb {what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._report_handler_error(task.get_name(), task.exception())
+        return self._tasks.spawn(coro, f"pusher_nb {what}")
 
     def _emit_global(self, event: Event) -> None:
         self._events.emit(event)

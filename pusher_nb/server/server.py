@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..errors import ConfigurationError
 from ..protocol import DEFAULT_ACTIVITY_TIMEOUT, PONG_TIMEOUT, encode_data
+from ..tasks import TaskSet
 from .apps import App, make_apps
 from .channels import AppState
 from .connection import websocket_handler
@@ -70,7 +71,7 @@ class LocalServer:
         self.max_msg_size = max(1024 * 1024, 4 * self.max_frame_chars)
         self.closing = False
         self.feeds: dict[str, asyncio.Task] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet(_log_task_failure)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task | None = None
         self._stopped: asyncio.Event | None = None
@@ -172,17 +173,9 @@ class LocalServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    def spawn(self, coro) -> asyncio.Task:
+    def spawn(self, coro, name: str = "pusher_nb server task") -> asyncio.Task:
         """Run ``coro`` as a task the server keeps a strong reference to until it ends."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("server task failed", exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     async def _sweep(self) -> None:
         """Ping sockets that went quiet, and drop the ones that stay quiet (4201)."""
@@ -326,3 +319,7 @@ def _feed_plan(feeds: Any) -> dict[str, dict[str, Any]]:
 
 async def _ok(request: web.Request) -> web.Response:
     return web.Response(text="OK")
+
+
+def _log_task_failure(name: str, exc: BaseException) -> None:
+    logger.error("server task %s failed", name, exc_info=exc)

@@ -12,6 +12,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..tasks import TaskSet
+
 logger = logging.getLogger("pusher_nb.widgets")
 
 STATE_COLOURS = {
@@ -60,7 +62,7 @@ class LiveView:
         self._dirty = True
         self._closed = False
         self._unbinders: list[Callable[[], None]] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet(self.report_error)
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none"))
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -162,16 +164,7 @@ class LiveView:
                 coro.close()
                 self.report_error(where, "no running event loop to send from")
                 return None
-        task = loop.create_task(coro, name=f"pusher_nb {type(self).__name__} {where}")
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.report_error(where, finished.exception())
-
-        task.add_done_callback(done)
-        return task
+        return self._tasks.spawn(coro, where, loop=loop)
 
     def close(self) -> None:
         """Stop redrawing, unbind every handler, and close the widgets."""
