@@ -1,6 +1,6 @@
 """Run the benchmarks and print one Markdown table per section.
 
-    python -m benchmarks                 # everything (about 10 minutes on 2 cores)
+    python -m benchmarks                 # everything (about 5 minutes on 2 cores)
     python -m benchmarks --quick         # a smoke run of every section (under a minute)
     python -m benchmarks --only ingest,latency
 

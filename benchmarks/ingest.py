@@ -13,14 +13,13 @@ CLIENTS = [
     ("pusher_nb_livechart", "pusher_nb Client + LiveFrame + LiveChart (fps=10, no browser)", 300_000, 20_000),
     ("pusher_nb_handler", "pusher_nb Client, counting handler", 300_000, 20_000),
     ("pusherjs", "pusher-js 8 under Node", 300_000, 20_000),
-    ("pusher_nb_on_aiohttp", "prototype: pusher_nb dispatch + LiveFrame fed by an aiohttp socket", 300_000, 20_000),
     ("websockets_columns", "bare websockets loop + orjson + column lists", 300_000, 20_000),
     ("aiohttp_columns", "bare aiohttp websocket loop + orjson + column lists", 300_000, 20_000),
     ("pysher_list", "pysher, handler appends to a list", 100_000, 5_000),
     ("pysher_concat", "pysher, handler pd.concat-s each event onto a DataFrame", 3_000, 300),
 ]
 
-VARIANTS = {"pusher_nb_liveframe_wait", "pusher_nb_on_aiohttp"}  # left out of --quick runs
+VARIANTS = {"pusher_nb_liveframe_wait"}  # left out of --quick runs
 
 
 def _available(kind: str) -> None:

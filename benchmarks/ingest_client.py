@@ -111,50 +111,6 @@ async def pusher_nb_handler(port: int, count: int) -> dict:
     return {"events": received, "seconds": last - first, "rss_start_mb": rss_start, "cpu_per_event": cpu}
 
 
-async def pusher_nb_on_aiohttp(port: int, count: int) -> dict:
-    """A prototype, not the shipped client: pusher_nb's own dispatcher, channels and LiveFrame,
-    fed by an aiohttp websocket instead of a ``websockets`` one, to show what the transport costs.
-    """
-    import aiohttp
-
-    import pusher_nb
-    from pusher_nb.live import LiveFrame
-
-    class Sender:  # the one method the client calls on its socket here
-        def __init__(self, ws):
-            self.ws = ws
-
-        async def send(self, text: str) -> None:
-            await self.ws.send_str(text)
-
-    rss_start = rss_mb()
-    client = pusher_nb.Client(feeder_key(count), host="127.0.0.1", port=port, tls=False)
-    client._connected_event = asyncio.Event()
-    channel = client._channels.setdefault(CHANNEL, pusher_nb.Channel(CHANNEL, client))
-    frame = LiveFrame(channel, events="trade", max_rows=100_000)
-    receive = client._dispatcher.receive
-    monotonic = time.monotonic
-    first = cpu_start = 0.0
-    rows_start = 0
-    url = f"ws://127.0.0.1:{port}/app/{feeder_key(count)}?protocol=7&client=bench&version=0"
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        url, autoping=False, max_msg_size=2**22
-    ) as ws:
-        client._ws = Sender(ws)
-        async for message in ws:
-            client._last_received = monotonic()
-            receive(message.data)
-            if frame.total and not first:
-                first = frame.values("received_at")[0]
-                cpu_start, rows_start = time.process_time(), frame.total
-            if frame.total >= count:
-                break
-    last = time.time()
-    cpu = (time.process_time() - cpu_start) / max(1, frame.total - rows_start)
-    await asyncio.gather(*client._tasks, return_exceptions=True)
-    return {"events": frame.total, "seconds": last - first, "rss_start_mb": rss_start, "cpu_per_event": cpu}
-
-
 async def websockets_columns(port: int, count: int) -> dict:
     """The floor for a Python client: websockets, orjson and one list per column, nothing else."""
     import orjson
@@ -277,8 +233,6 @@ def run(kind: str, port: int, count: int) -> dict:
         result = asyncio.run(pusher_nb_liveframe(port, count, chart=True))
     elif kind == "pusher_nb_handler":
         result = asyncio.run(pusher_nb_handler(port, count))
-    elif kind == "pusher_nb_on_aiohttp":
-        result = asyncio.run(pusher_nb_on_aiohttp(port, count))
     elif kind == "websockets_columns":
         result = asyncio.run(websockets_columns(port, count))
     elif kind == "aiohttp_columns":
@@ -299,7 +253,6 @@ KINDS = (
     "pusher_nb_liveframe_wait",
     "pusher_nb_livechart",
     "pusher_nb_handler",
-    "pusher_nb_on_aiohttp",
     "websockets_columns",
     "aiohttp_columns",
     "pysher_list",
