@@ -26,6 +26,7 @@ _INTERNAL_PREFIXES = ("pusher:", "pusher_internal:")
 _DATA_KEYS = ("data",)
 _FLAT = object()  # marks a cached layout of an already flattened payload
 _MAX_PLANS = 4096
+_NEVER = float("inf")
 _PROMOTE = {("int64", "float64"): "float64", ("float64", "int64"): "float64"}
 
 
@@ -91,10 +92,13 @@ class LiveFrame:
         self.flatten = flatten
         if isinstance(events, str):
             events = (events,)
-        self.events: frozenset[str] | None = None if events is None else frozenset(events)
+        self.events: frozenset[str] | None = (
+            None if events is None else frozenset(e for e in events if not is_internal(e))
+        )
         self._chunk = max(1, min(self.max_rows, 65536))
         self._callbacks: list[Callable[[LiveFrame], Any]] = []
         self._waiters: list[tuple[int, asyncio.Future]] = []
+        self._wake_at = _NEVER  # the smallest row count a pending wait() needs
         self._paused = False
         self._closed = False
         self.skipped = 0
@@ -126,13 +130,14 @@ class LiveFrame:
     def append(self, event: Event, epoch: int | None = None) -> None:
         """Add one event (sources call this; replay and tests may too)."""
         name = event.event
-        if name.startswith(_INTERNAL_PREFIXES):
+        events = self.events
+        if events is None:
+            if name.startswith(_INTERNAL_PREFIXES):
+                return
+        elif name not in events:  # holds no internal names (see __init__)
             return
         if self._paused or self._closed:
             self.skipped += 1
-            return
-        events = self.events
-        if events is not None and name not in events:
             return
         # payload first: a new column is padded to the rows held before this one
         data = event.data
@@ -173,7 +178,7 @@ class LiveFrame:
             self._trim()
         if self._callbacks:
             self._notify()
-        if self._waiters:
+        if self.total >= self._wake_at:
             self._wake()
 
     def extend(self, events: Iterable[Event]) -> None:
@@ -239,6 +244,7 @@ class LiveFrame:
             else:
                 pending.append((rows, future))
         self._waiters = pending
+        self._wake_at = min((rows for rows, _ in pending), default=_NEVER)
 
     # -- control ------------------------------------------------------------------------
 
@@ -281,6 +287,7 @@ class LiveFrame:
             if not future.done():
                 future.set_exception(RuntimeError("LiveFrame closed while waiting"))
         self._waiters = []
+        self._wake_at = _NEVER
 
     async def wait(self, rows: int = 1, timeout: float | None = 30.0) -> LiveFrame:  # noqa: ASYNC109
         """Wait until ``rows`` rows have arrived since creation (or clear); TimeoutError otherwise."""
@@ -290,6 +297,7 @@ class LiveFrame:
             raise RuntimeError("LiveFrame is closed")
         future = asyncio.get_running_loop().create_future()
         self._waiters.append((rows, future))
+        self._wake_at = min(self._wake_at, rows)
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:

@@ -201,6 +201,17 @@ def decode_data(data: Any) -> Any:
     return data
 
 
+_SHARED_NAMES: dict[str, str] = {}
+_MAX_SHARED_NAMES = 4096
+
+
+def _share(name: str) -> str:
+    if len(_SHARED_NAMES) >= _MAX_SHARED_NAMES:
+        _SHARED_NAMES.clear()
+    _SHARED_NAMES[name] = name
+    return name
+
+
 def decode_frame(text: str | bytes, received_at: float | None = None) -> Event:
     """Turn one websocket text frame into an Event, raising FrameError when it is not a message."""
     try:
@@ -215,6 +226,11 @@ def decode_frame(text: str | bytes, received_at: float | None = None) -> Event:
     channel = message.get("channel")
     if channel is not None and type(channel) is not str:
         raise FrameError("frame's channel is not a string")
+    # one shared copy of each event and channel name: rows a LiveFrame keeps point at it
+    names = _SHARED_NAMES
+    event = names.get(event) or _share(event)
+    if channel is not None:
+        channel = names.get(channel) or _share(channel)
     user_id = message.get("user_id")
     if user_id is not None:
         user_id = str(user_id)
