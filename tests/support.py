@@ -138,3 +138,13 @@ async def eventually(predicate, seconds: float = 5.0, interval: float = 0.01):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {seconds} s: {predicate}")
         await asyncio.sleep(interval)
+
+
+def collect(channel, event_name=None) -> list:
+    """A list that fills with the events ``channel`` receives (all of them, or one name)."""
+    received = []
+    if event_name is None:
+        channel.bind_global(received.append)
+    else:
+        channel.bind(event_name, received.append)
+    return received

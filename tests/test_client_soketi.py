@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import websockets
 from aiohttp import web
-from support import Soketi, eventually, timeout
+from support import Soketi, collect, eventually, timeout
 
 import pusher_nb
 from pusher_nb import auth
@@ -40,15 +40,6 @@ async def connect(soketi):
     yield open_client
     for client in clients:
         await client.close()
-
-
-def collect(channel, event_name=None):
-    received = []
-    if event_name is None:
-        channel.bind_global(received.append)
-    else:
-        channel.bind(event_name, received.append)
-    return received
 
 
 @pytest.mark.parametrize(

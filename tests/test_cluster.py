@@ -13,7 +13,16 @@ import subprocess
 import time
 
 import pytest
-from support import ROOT, Soketi, eventually, free_port, timeout, unavailable, wait_for_port
+from support import (
+    ROOT,
+    Soketi,
+    collect,
+    eventually,
+    free_port,
+    timeout,
+    unavailable,
+    wait_for_port,
+)
 
 import pusher_nb
 
@@ -135,15 +144,6 @@ async def nodes(cluster, redis_port):
         await asyncio.to_thread(node.start)
     if stopped:
         await asyncio.to_thread(wait_until_subscribed, redis_port, len(cluster))
-
-
-def collect(channel, event_name=None):
-    received = []
-    if event_name is None:
-        channel.bind_global(received.append)
-    else:
-        channel.bind(event_name, received.append)
-    return received
 
 
 @pytest.mark.parametrize(
