@@ -48,7 +48,7 @@ def _run_one(kind: str, port: int, count: int) -> dict:
 
 
 def run(quick: bool = False, repeat: int | None = None) -> list[Table]:
-    repeat = repeat or (1 if quick else 3)
+    repeat = repeat or (1 if quick else 5)
     results: dict[str, list[dict]] = {kind: [] for kind, *_ in CLIENTS}
     errors: dict[str, str] = {}
     with Feeder() as feeder:
