@@ -89,6 +89,10 @@ class EventEmitter:
         for handler, is_async in self._global:
             self._call(handler, is_async, event)
 
+    @property
+    def has_handlers(self) -> bool:
+        return bool(self._named or self._global)
+
     def _call(self, handler: Handler, is_async: bool, event: Event) -> None:
         try:
             result = handler(event)

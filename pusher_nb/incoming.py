@@ -77,7 +77,8 @@ class IncomingDispatcher:
             return
         else:
             client.stats.events_received += 1
-        client._events.emit(event)
+        if client._events.has_handlers:  # most notebooks bind channels, not the client
+            client._events.emit(event)
 
     # -- connection --
 
