@@ -95,12 +95,14 @@ class LiveFrame:
         self.events: frozenset[str] | None = (
             None if events is None else frozenset(e for e in events if not is_internal(e))
         )
-        self._chunk = max(1, min(self.max_rows, 65536))
+        # trimming happens once per chunk of rows, not per row
+        self._trim_at = self.max_rows + max(1, min(self.max_rows, 65536))
         self._callbacks: list[Callable[[LiveFrame], Any]] = []
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._wake_at = _NEVER  # the smallest row count a pending wait() needs
         self._paused = False
         self._closed = False
+        self._taking = True  # neither paused nor closed: one check per event
         self.skipped = 0
         self._sources = _sources(source)
         self._client = _client_of(self._sources)
@@ -136,7 +138,7 @@ class LiveFrame:
                 return
         elif name not in events:  # holds no internal names (see __init__)
             return
-        if self._paused or self._closed:
+        if not self._taking:
             self.skipped += 1
             return
         # payload first: a new column is padded to the rows held before this one
@@ -174,7 +176,7 @@ class LiveFrame:
         a_ep(epoch)
         self.total += 1
         self._df = None
-        if len(self._times) >= self.max_rows + self._chunk:
+        if len(self._times) >= self._trim_at:
             self._trim()
         if self._callbacks:
             self._notify()
@@ -261,9 +263,11 @@ class LiveFrame:
     def pause(self) -> None:
         """Stop taking rows (events arriving meanwhile are counted in ``skipped``)."""
         self._paused = True
+        self._taking = False
 
     def resume(self) -> None:
         self._paused = False
+        self._taking = not self._closed
 
     @property
     def paused(self) -> bool:
@@ -278,6 +282,7 @@ class LiveFrame:
         if self._closed:
             return
         self._closed = True
+        self._taking = False
         for src in self._sources:
             try:
                 src.unbind_global(self.append)

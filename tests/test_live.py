@@ -150,7 +150,7 @@ def test_ring_is_bounded_and_keeps_newest_last():
     assert df["i"].tolist() == list(range(990, 1000))
     assert df.index.tolist() == list(range(990, 1000))
     assert frame.tail(3)["i"].tolist() == [997, 998, 999]
-    assert all(len(col) <= 10 + frame._chunk for col in frame._cols.values())
+    assert all(len(col) < frame._trim_at for col in frame._cols.values())
 
 
 def test_df_is_cached_until_the_next_event():
