@@ -27,6 +27,7 @@ _DATA_KEYS = ("data",)
 _FLAT = object()  # marks a cached layout of an already flattened payload
 _MAX_PLANS = 4096
 _NEVER = float("inf")
+_META_STAGE = 512
 _PROMOTE = {("int64", "float64"): "float64", ("float64", "int64"): "float64"}
 
 
@@ -122,7 +123,10 @@ class LiveFrame:
         self.total = 0
         self._df: pd.DataFrame | None = None
         self._stats = getattr(self._client, "stats", None)
-        self._meta_appends = tuple(self._cols[name].append for name in META_COLUMNS)
+        # the meta values of the newest rows wait here as one tuple a row, and join their
+        # columns in bulk (one C-level transpose) before any read, or every _META_STAGE rows
+        self._meta: list[tuple] = []
+        self._meta_columns = tuple(self._cols[name] for name in META_COLUMNS)
 
     @property
     def version(self) -> int:
@@ -168,16 +172,12 @@ class LiveFrame:
         if epoch is None:
             stats = self._stats
             epoch = 0 if stats is None else stats.connection_epoch
-        a_t, a_ch, a_ev, a_uid, a_ep = self._meta_appends
-        a_t(event.received_at)
-        a_ch(event.channel)
-        a_ev(name)
-        a_uid(event.user_id)
-        a_ep(epoch)
+        meta = self._meta
+        meta.append((event.received_at, event.channel, name, event.user_id, epoch))
         self.total += 1
         self._df = None
-        if len(self._times) >= self._trim_at:
-            self._trim()
+        if len(meta) >= _META_STAGE:
+            self._sync()
         if self._callbacks:
             self._notify()
         if self.total >= self._wake_at:
@@ -218,10 +218,20 @@ class LiveFrame:
             column = f"data.{column}"
         while column in self._cols:  # e.g. both 1 and "1" as keys
             column += "_"
-        self._cols[column] = [None] * len(self._times)
+        self._cols[column] = [None] * (len(self._times) + len(self._meta))  # rows before it
         self._names[key] = column
         self._plans.clear()  # every cached layout now misses this column
         return column
+
+    def _sync(self) -> None:
+        """Move the waiting meta tuples into their columns, then trim to ``max_rows``."""
+        meta = self._meta
+        if meta:
+            self._meta = []
+            for column, values in zip(self._meta_columns, zip(*meta, strict=True), strict=True):
+                column.extend(values)
+        if len(self._times) >= self._trim_at:
+            self._trim()
 
     def _trim(self) -> None:
         excess = len(self._times) - self.max_rows
@@ -317,7 +327,7 @@ class LiveFrame:
     # -- reading ------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return min(len(self._times), self.max_rows)
+        return min(len(self._times) + len(self._meta), self.max_rows)
 
     def __repr__(self) -> str:
         return f"<LiveFrame {len(self)} rows x {len(self._cols)} columns, max_rows={self.max_rows}>"
@@ -335,6 +345,7 @@ class LiveFrame:
         return list(self._cols)
 
     def _slice(self, column: str, n: int | None) -> list:
+        self._sync()
         lst = self._cols[column]
         rows = len(self)
         if n is not None:
