@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,8 @@ _DATA_KEYS = ("data",)
 _FLAT = object()  # marks a cached layout of an already flattened payload
 _MAX_PLANS = 4096
 _NEVER = float("inf")
+_LAYOUT = itemgetter(5)  # a waiting row: (*META_COLUMNS values, payload keys, payload values)
+_VALUES = itemgetter(6)
 _META_STAGE = 512
 _PROMOTE = {("int64", "float64"): "float64", ("float64", "int64"): "float64"}
 
@@ -43,6 +47,12 @@ def _flatten_into(out: dict[str, Any], prefix: str, data: dict) -> None:
             _flatten_into(out, name + ".", value)
         else:
             out[name] = value
+
+
+def _flattened(data: dict) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    _flatten_into(flat, "", data)
+    return flat
 
 
 def _is_nested(data: dict) -> bool:
@@ -145,35 +155,26 @@ class LiveFrame:
         if not self._taking:
             self.skipped += 1
             return
-        # payload first: a new column is padded to the rows held before this one
+        if epoch is None:
+            stats = self._stats
+            epoch = 0 if stats is None else stats.connection_epoch
         data = event.data
         if type(data) is dict and self.flatten:
             keys = tuple(data)
             plan = self._plans.get(keys)
             if plan is None:
+                self._sync()  # a layout may add columns: nothing may be waiting then
                 plan = self._plan(keys, _is_nested(data))
-            appends, missing, nested = plan
-            if nested:
-                flat: dict[str, Any] = {}
-                _flatten_into(flat, "", data)
-                keys = (_FLAT, *flat)
-                plan = self._plans.get(keys)
-                if plan is None:
-                    plan = self._plan(keys, False)
-                appends, missing, nested = plan
-                data = flat
-            for add, value in zip(appends, data.values(), strict=False):
-                add(value)
+            if plan[2]:
+                self._add_now(_flattened(data))
+                keys = values = None
+            else:
+                values = tuple(data.values())
         else:
-            appends, missing, _ = self._plans.get(_DATA_KEYS) or self._plan(_DATA_KEYS, False)
-            appends[0](data)
-        for add in missing:
-            add(None)
-        if epoch is None:
-            stats = self._stats
-            epoch = 0 if stats is None else stats.connection_epoch
+            self._add_now({"data": data}, _DATA_KEYS)
+            keys = values = None
         meta = self._meta
-        meta.append((event.received_at, event.channel, name, event.user_id, epoch))
+        meta.append((event.received_at, event.channel, name, event.user_id, epoch, keys, values))
         self.total += 1
         self._df = None
         if len(meta) >= _META_STAGE:
@@ -201,14 +202,11 @@ class LiveFrame:
                 if column is None:
                     column = self._add_column(key)
                 used.append(column)
-            appends = tuple(self._cols[c].append for c in used)
             seen = set(used)
             missing = tuple(
-                lst.append
-                for c, lst in self._cols.items()
-                if c not in META_COLUMNS and c not in seen
+                lst for c, lst in self._cols.items() if c not in META_COLUMNS and c not in seen
             )
-            plan = (appends, missing, False)
+            plan = (tuple(self._cols[c] for c in used), missing, False)
         self._plans[keys] = plan
         return plan
 
@@ -224,14 +222,35 @@ class LiveFrame:
         return column
 
     def _sync(self) -> None:
-        """Move the waiting meta tuples into their columns, then trim to ``max_rows``."""
-        meta = self._meta
-        if meta:
+        """Move waiting rows into their columns (runs of one layout transposed at once), then trim."""
+        rows = self._meta
+        if rows:
             self._meta = []
-            for column, values in zip(self._meta_columns, zip(*meta, strict=True), strict=True):
+            for keys, run in groupby(rows, _LAYOUT):
+                if keys is not None:
+                    columns, missing, _ = self._plans.get(keys) or self._plan(keys, False)
+                    values = list(map(_VALUES, run))
+                    for column, column_values in zip(columns, zip(*values, strict=True), strict=True):
+                        column.extend(column_values)
+                    if missing:
+                        padding = [None] * len(values)
+                        for column in missing:
+                            column.extend(padding)
+            for column, values in zip(self._meta_columns, zip(*rows, strict=True), strict=False):
                 column.extend(values)
         if len(self._times) >= self._trim_at:
             self._trim()
+
+    def _add_now(self, data: dict, keys: tuple | None = None) -> None:
+        """Add one payload straight to its columns, after whatever is waiting."""
+        self._sync()
+        if keys is None:
+            keys = (_FLAT, *data)
+        columns, missing, _ = self._plans.get(keys) or self._plan(keys, False)
+        for column, value in zip(columns, data.values(), strict=True):
+            column.append(value)
+        for column in missing:
+            column.append(None)
 
     def _trim(self) -> None:
         excess = len(self._times) - self.max_rows

@@ -397,3 +397,48 @@ async def test_client_source_takes_every_channel_but_no_internal_events(local_se
         await frame.wait(rows=2, timeout=timeout(10))
         assert frame.df[["channel", "event", "v"]].values.tolist() == [["a", "x", 1], ["b", "y", 2]]
         frame.close()
+
+
+def _flat_reference(payload):
+    if not isinstance(payload, dict):
+        return {"data": payload}
+    out = {}
+    for key, value in payload.items():
+        if isinstance(value, dict) and value:
+            for inner, leaf in _flat_reference(value).items():
+                out[f"{key}.{inner}"] = leaf
+        else:
+            out[key] = value
+    return out
+
+
+def test_mixed_layouts_keep_every_value_in_its_row():
+    """Payload layouts that change, nest, add keys or are not dicts keep each value in its row."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    shapes = st.sampled_from([
+        lambda i: {"price": float(i), "size": i},
+        lambda i: {"size": i, "price": float(i)},
+        lambda i: {"price": float(i), "side": "buy" if i % 2 else "sell"},
+        lambda i: {"quote": {"bid": i, "ask": i + 1}},
+        lambda i: {"extra": f"x{i}"},
+        lambda i: i,
+        lambda i: f"text {i}",
+    ])
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(shapes, min_size=1, max_size=1500), st.integers(1, 2000))
+    def check(makers, max_rows):
+        channel = FakeChannel()
+        frame = LiveFrame(channel, max_rows=max_rows)
+        payloads = [make(i) for i, make in enumerate(makers)]
+        for i, payload in enumerate(payloads):
+            channel.send("tick", payload, T0 + i)
+        kept = [_flat_reference(p) for p in payloads][-max_rows:]
+        assert len(frame) == len(kept)
+        for column in {key for row in kept for key in row}:
+            assert frame.values(column) == [row.get(column) for row in kept], column
+        assert frame.values("received_at") == [T0 + i for i in range(len(payloads))][-max_rows:]
+
+    check()
