@@ -101,14 +101,14 @@ class Client(RestMethods):
         self.socket_id: str | None = None
         self.user: dict | None = None
         self.stats = ClientStats()
-        self.connection = EventEmitter(self._report_handler_error)
-        self._events = EventEmitter(self._report_handler_error)
+        self.connection = EventEmitter(self._report_error)
+        self._events = EventEmitter(self._report_error)
         self._channels: dict[str, Channel] = {}
         self._dispatcher = IncomingDispatcher(self)
         self._ws: Socket | None = None
         self._dropped_by_heartbeat = False
         self._runner: asyncio.Task | None = None
-        self._tasks = TaskSet(self._report_handler_error)
+        self._tasks = TaskSet(self._report_error)
         self._connected_event: asyncio.Event | None = None
         self._closing = False
         self._rest = None
@@ -352,7 +352,7 @@ class Client(RestMethods):
         log.warning("%s: %s", where, message)
         self.connection.emit(Event("error", None, {"message": message, "where": where}))
 
-    def _report_handler_error(self, where: str, exc: BaseException) -> None:
+    def _report_error(self, where: str, exc: BaseException) -> None:
         log.error("%s raised %r", where, exc, exc_info=exc)
         self.stats.last_error = f"{where}: {exc!r}"
         if where.startswith("handler") and "'error'" in where:
@@ -360,13 +360,9 @@ class Client(RestMethods):
         self.connection.emit(
             Event("error", None, {"message": f"{exc!r}", "where": where})
         )
-    _report_error = _report_handler_error
 
     def _spawn(self, coro: Any, what: str) -> asyncio.Task:
         return self._tasks.spawn(coro, f"pusher_nb {what}")
-
-    def _emit_global(self, event: Event) -> None:
-        self._events.emit(event)
 
     # -- subscriptions --
 

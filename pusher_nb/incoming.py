@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .crypto import decrypt
-from .errors import ConnectionRefused, DecryptionError, SubscriptionError
+from .errors import DecryptionError, SubscriptionError
 from .protocol import ChannelKind, Event, FrameError, decode_data, decode_frame, error_message
 
 if TYPE_CHECKING:
@@ -95,8 +95,6 @@ class IncomingDispatcher:
         ]
         for channel in pending:
             channel._subscription_failed(SubscriptionError(channel.name, message, code), event.data)
-        if code is not None and 4000 <= code < 4100 and code != 4000:
-            client.stats.last_error = str(ConnectionRefused(code, message))
         client._note_error(f"pusher:error {code if code is not None else ''} {message}".strip())
 
     def _ping(self, event: Event) -> None:
